@@ -1,0 +1,67 @@
+"""Maintainer commands for the book's notebooks.
+
+    python -m tools.notebooks sync     # put the canonical set-up cell first and strip outputs
+
+Every notebook opens with the same set-up cell (BOOK.md, "Notebook anatomy"). It is
+kept here, once; ``sync`` rewrites the notebooks from it and the tests check it.
+"""
+
+import pathlib
+import sys
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOK_DIRS = ("chapters", "solutions", "exercises", "appendix")
+REPO_URL = "https://github.com/interactive-dl/dl-book"  # also in _config.yml (tests check)
+
+SETUP_CELL = f'''# Set-up: the same cell opens every notebook of the book.
+import os, subprocess, sys
+REPO_URL = "{REPO_URL}"
+if "google.colab" in sys.modules and not os.path.isdir("dl-book"):
+    subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, "dl-book"], check=True)
+ROOT = next(d for d in (".", "..", "dl-book") if os.path.isfile(os.path.join(d, "utils", "env.py")))
+sys.path.insert(0, os.path.abspath(ROOT))
+from utils.env import setup
+DEVICE, SCALE = setup(seed=0)'''
+
+
+def book_notebooks():
+    """Every notebook the book ships, in a stable order."""
+    return sorted(p for d in NOTEBOOK_DIRS for p in (ROOT / d).glob("*.ipynb"))
+
+
+def first_code_cell(nb):
+    return next((c for c in nb.cells if c.cell_type == "code"), None)
+
+
+def strip_outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+
+
+def sync(path):
+    """Make ``path`` start with the canonical set-up cell and carry no outputs."""
+    nb = nbformat.read(path, as_version=4)
+    cell = first_code_cell(nb)
+    if cell is None or not cell.source.startswith("# Set-up"):
+        nb.cells.insert(next((i for i, c in enumerate(nb.cells) if c.cell_type != "markdown"), len(nb.cells)),
+                        nbformat.v4.new_code_cell(SETUP_CELL))
+    else:
+        cell.source = SETUP_CELL
+    strip_outputs(nb)
+    nbformat.write(nb, path)
+
+
+def main(argv):
+    if argv != ["sync"]:
+        sys.exit(__doc__)
+    for path in book_notebooks():
+        sync(path)
+        print("synced", path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,7 @@
+"""Interactive demos that keep working on the static website.
+
+Each widget is an anywidget: Python computes a small JSON payload once, and the
+widget's JavaScript (a ``.js`` file beside its Python module) does all the
+drawing and reacting in the browser. No Python callback is needed after the
+widget is shown, so the demo stays live in the built HTML where no kernel runs.
+"""
