@@ -16,8 +16,8 @@ def write_report(app, exception):
     if exception is not None:
         return
     records = {}
-    for docname in sorted(app.env.found_docs):
-        data = NbMetadataCollector.get_exec_data(app.env, docname) if docname in NbMetadataCollector.get_doc_data(app.env) else None
+    for docname, metadata in sorted(NbMetadataCollector.get_doc_data(app.env).items()):
+        data = metadata.get("exec_data")
         if data:
             records[docname] = {key: data.get(key) for key in ("method", "runtime", "succeeded", "error")}
     out = pathlib.Path(app.outdir).parent / "exec_times.json"

@@ -1,0 +1,91 @@
+"""A real browser for the site tests: serve the built site on 127.0.0.1 and watch pages.
+
+The site is served by Python's http.server from a thread; Chromium is Debian's,
+driven by Playwright. ``PageWatcher`` records everything a page does wrong:
+console errors, uncaught exceptions, failed requests, and any request to a host
+other than the local server (the site must work offline, with no CDN).
+"""
+
+import contextlib
+import functools
+import http.server
+import pathlib
+import shutil
+import threading
+import urllib.parse
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags for a sandbox with no network: without the background-networking ones Chromium
+# keeps trying to reach Google's services and fills the log with refused connections.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the name http.server uses)
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory):
+    """Serve ``directory`` on a free port of 127.0.0.1; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def launch_chromium(playwright):
+    if shutil.which(CHROMIUM) is None:
+        raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium "
+                           "(apt-get install chromium chromium-driver), or run `make setup` as root")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+class PageWatcher:
+    """Collects a page's console errors, page errors, failed and non-local requests."""
+
+    def __init__(self, page, base_url):
+        self.local_host = urllib.parse.urlsplit(base_url).netloc
+        self.console_errors, self.page_errors = [], []
+        self.failed_requests, self.external_requests = [], []
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("requestfailed", lambda req: self.failed_requests.append(f"{req.url} ({req.failure})"))
+        page.on("request", self._on_request)
+        page.on("response", self._on_response)
+
+    def _on_console(self, message):
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} @ {message.location.get('url')}")
+
+    def _on_request(self, request):
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.netloc != self.local_host:
+            self.external_requests.append(request.url)
+
+    def _on_response(self, response):
+        if response.status >= 400:
+            self.failed_requests.append(f"{response.url} (HTTP {response.status})")
+
+    def problems(self):
+        found = {"console errors": self.console_errors, "page errors": self.page_errors,
+                 "failed requests": self.failed_requests, "non-local requests": self.external_requests}
+        return {kind: items for kind, items in found.items() if items}
+
+    def assert_clean(self, where=""):
+        problems = self.problems()
+        assert not problems, f"{where}: " + "; ".join(f"{k}: {v[:5]}" for k, v in problems.items())
+
+
+def site_pages(site_dir):
+    """Every HTML page of the built site, as paths relative to ``site_dir``."""
+    site_dir = pathlib.Path(site_dir)
+    skip = {"_static", "_sources", "_images", "_widget_js", "widgets", "mathjax"}
+    return sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")
+                  if not skip.intersection(p.relative_to(site_dir).parts))
