@@ -10,6 +10,7 @@ Each build starts from a fresh _build/html (executed notebooks still come
 from the execution cache). The outcome (offline or not, seconds) goes to _build/build_info.json.
 """
 
+import hashlib
 import json
 import os
 import pathlib
@@ -29,8 +30,29 @@ def can_go_offline():
     return probe.returncode == 0
 
 
+def forget_stale_executions():
+    """Empty the execution cache when utils/ changed since the last build.
+
+    jupyter-cache keys a notebook on its own code only, but the outputs also depend on
+    utils (a widget's JavaScript is embedded in them): a change there must re-execute.
+    """
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "utils").rglob("*")):
+        if path.suffix in (".py", ".js"):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
+    stamp = BUILD / "utils.sha256"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    if (BUILD / ".jupyter_cache").exists():
+        print("build_book: utils/ changed since the last build: re-executing every notebook")
+        shutil.rmtree(BUILD / ".jupyter_cache")
+    BUILD.mkdir(exist_ok=True)
+    stamp.write_text(digest.hexdigest())
+
+
 def main(argv):
     jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    forget_stale_executions()
     # --all and a fresh html folder: no stale page survives; notebooks still come from the cache.
     shutil.rmtree(BUILD / "html", ignore_errors=True)
     build = [str(jupyter_book), "build", str(ROOT), "--all", "-W", "--keep-going"]
