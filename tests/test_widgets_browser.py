@@ -1,0 +1,131 @@
+"""The widget gallery page of the built site in headless Chromium: no kernel, no network.
+
+Each widget must render from the page's embedded state, redraw when a control moves,
+and leave the console clean; the learning-rate explorer's readout must equal PyTorch's
+schedulers. Screenshots of the three widgets go to $DLBOOK_SCREENSHOTS when it is set.
+"""
+
+import os
+import pathlib
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.test_widgets import torch_lrs
+
+GALLERY = "appendix/widget-gallery.html"
+WIDGETS = {"activations": ".bw-act", "lr_schedules": ".bw-lr", "attention": ".bw-att"}
+
+
+@pytest.fixture
+def gallery(page, site_dir, site_url):
+    if not (site_dir / GALLERY).is_file():
+        pytest.fail(f"{GALLERY} is not in the built site: is appendix/widget-gallery in _toc.yml?")
+    page.goto(site_url + GALLERY, wait_until="load")
+    for selector in WIDGETS.values():
+        page.wait_for_selector(selector, timeout=30_000)
+    return page
+
+
+def set_slider(root, name, value):
+    """Move a range input as a reader would (the widget listens to "input"); returns the value it took."""
+    move = ("(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); "
+            "return el.value }")
+    return float(root.locator(f"input[name={name}]:visible").evaluate(move, str(value)))
+
+
+def canvas_pixels(root):
+    return root.locator("canvas").evaluate("c => c.toDataURL()")
+
+
+def test_widgets_render_from_embedded_state_offline(gallery):
+    gallery.wait_for_load_state("networkidle")
+    gallery.wait_for_selector("mjx-container", timeout=15_000)  # the page's math, typeset by local MathJax
+    for name, selector in WIDGETS.items():
+        box = gallery.locator(selector)
+        assert box.bounding_box()["height"] > 200, name
+        if folder := os.environ.get("DLBOOK_SCREENSHOTS"):
+            box.screenshot(path=str(pathlib.Path(folder) / f"widget-{name}.png"))
+    gallery.watcher.assert_clean(GALLERY)
+
+
+def test_activation_explorer_responds_and_agrees_with_torch(gallery):
+    act = gallery.locator(WIDGETS["activations"])
+    rows = act.locator("tr[data-fn]")
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.fn)") == ["relu", "gelu", "silu"]
+    before = canvas_pixels(act)
+    act.locator("input[value=tanh]").check()
+    assert canvas_pixels(act) != before and rows.count() == 4
+    before = canvas_pixels(act)
+    assert set_slider(act, "beta", 2.0) == 2.0
+    assert canvas_pixels(act) != before
+
+    box = act.locator("canvas").bounding_box()
+    gallery.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.5 * box["height"])
+    readout = {r["fn"]: r for r in rows.evaluate_all("rs => rs.map(r => ({...r.dataset}))")}
+    x = torch.tensor(float(readout["gelu"]["x"]), dtype=torch.float64, requires_grad=True)
+    assert -3 < x.item() < -1  # the cursor followed the mouse
+    reference = {"gelu": F.gelu, "tanh": torch.tanh,
+                 "silu": lambda t: t * torch.sigmoid(2.0 * t)}  # Swish with beta = 2, as set above
+    for name, fn in reference.items():
+        x.grad = None
+        y = fn(x)
+        y.backward()
+        assert float(readout[name]["f"]) == pytest.approx(y.item(), abs=1e-12), name
+        assert float(readout[name]["df"]) == pytest.approx(x.grad.item(), abs=1e-12), name
+    assert float(readout["gelu"]["minF"]) == pytest.approx(-0.16997, abs=1e-5)
+    assert float(readout["silu"]["minF"]) == pytest.approx(-0.27846 / 2.0, abs=1e-5)  # Swish with beta = 2
+    gallery.watcher.assert_clean(GALLERY)
+
+
+# schedule -> (slider values, steps to read); every schedule of the widget, edges included
+LR_CASES = {
+    "step": ({"lr": 0.3, "total_steps": 200, "step_size": 17, "gamma": 0.5}, [0, 16, 17, 50, 199]),
+    "exponential": ({"lr": 0.5, "total_steps": 100, "gamma": 0.95}, [0, 1, 50, 99]),
+    "cosine": ({"lr": 0.1, "total_steps": 100, "T_max": 60, "eta_min": 0.01}, [0, 30, 60, 61, 99]),
+    "warm_restarts": ({"lr": 0.2, "total_steps": 100, "T_0": 10, "T_mult": 2, "eta_min": 0.005},
+                      [0, 9, 10, 29, 30, 69, 70, 99]),
+    "warmup_cosine": ({"lr": 0.1, "total_steps": 120, "warmup": 15, "start_factor": 0.1, "eta_min": 0.001},
+                      [0, 7, 14, 15, 16, 60, 119]),
+    "onecycle": ({"lr": 0.8, "total_steps": 150, "pct_start": 0.25, "div_factor": 10,
+                  "final_div_factor": 100}, [0, 20, 36, 37, 38, 100, 149]),
+}
+
+
+def test_lr_explorer_shows_torch_values(gallery):
+    lr = gallery.locator(WIDGETS["lr_schedules"])
+    readout = lr.locator(".lr-value")
+    for schedule, (values, steps) in LR_CASES.items():
+        before = canvas_pixels(lr)
+        lr.locator("select[name=schedule]").select_option(schedule)
+        params = {name: set_slider(lr, name, value) for name, value in values.items()}
+        assert canvas_pixels(lr) != before, schedule
+        params = {k: int(v) if v.is_integer() else v for k, v in params.items()}  # PyTorch wants int steps
+        expected = torch_lrs(schedule, params)
+        for step in steps:
+            set_slider(lr, "step", step)
+            assert int(readout.get_attribute("data-step")) == step
+            shown = float(readout.get_attribute("data-lr"))
+            assert shown == pytest.approx(expected[step], abs=1e-6), f"{schedule} {params} step {step}"
+    gallery.watcher.assert_clean(GALLERY)
+
+
+def test_attention_viewer_switches_heads_and_follows_the_mouse(gallery):
+    att = gallery.locator(WIDGETS["attention"])
+    readout = att.locator(".readout")
+    cells = att.locator("rect[data-j]")
+    fills = "rs => rs.map(r => r.getAttribute('fill'))"
+    first = cells.evaluate_all(fills)
+    other = str(1 - int(readout.get_attribute("data-layer")))  # the gallery's model has 2 layers
+    att.locator("select[name=layer]").select_option(other)
+    assert cells.evaluate_all(fills) != first
+    assert readout.get_attribute("data-layer") == other
+
+    att.locator("rect[data-i='8'][data-j='0']").hover()
+    assert readout.get_attribute("data-query") == "8"
+    weights = att.locator(".chip").evaluate_all("cs => cs.map(c => Number(c.dataset.weight))")
+    assert sum(weights) == pytest.approx(1, abs=0.01) and all(w == 0 for w in weights[9:])  # causal
+    att.locator(".chip").nth(3).hover()
+    assert readout.get_attribute("data-query") == "3"
+    gallery.watcher.assert_clean(GALLERY)

@@ -1,0 +1,223 @@
+// Learning-rate schedule explorer: pick a PyTorch scheduler, move its parameters, read the
+// learning rate at any step. Everything runs here, from the payload lr_schedules.py
+// builds, so the demo also works on the static website.
+
+const WIDTH = 640, HEIGHT = 260;
+const PAD = { left: 58, right: 14, top: 12, bottom: 32 };
+const BLUE = "#1f77b4", RED = "#d62728";
+
+// ---- the maths (pure functions, exported so the tests can run them in Node) ----
+
+/** PyTorch's cosine annealing from `start` (frac = 0) to `end` (frac = 1). */
+const anneal = (start, end, frac) => end + ((start - end) / 2) * (1 + Math.cos(Math.PI * frac));
+
+/** lr(t, p): the learning rate after t calls of scheduler.step(), as torch.optim.lr_scheduler
+ *  computes it; p holds the sliders plus lr (the optimizer's) and total_steps.
+ *  code(p): the PyTorch line that builds the same scheduler. */
+export const SCHEDULES = {
+  step: {
+    lr: (t, p) => p.lr * p.gamma ** Math.floor(t / p.step_size),
+    code: (p) => `StepLR(opt, step_size=${p.step_size}, gamma=${p.gamma})`,
+  },
+  exponential: {
+    lr: (t, p) => p.lr * p.gamma ** t,
+    code: (p) => `ExponentialLR(opt, gamma=${p.gamma})`,
+  },
+  cosine: {
+    lr: (t, p) => anneal(p.lr, p.eta_min, t / p.T_max),
+    code: (p) => `CosineAnnealingLR(opt, T_max=${p.T_max}, eta_min=${p.eta_min})`,
+  },
+  warm_restarts: { // cycle i lasts T_0 * T_mult^i steps, then the lr jumps back up
+    lr: (t, p) => {
+      let inCycle = t, length = p.T_0;
+      while (inCycle >= length) { inCycle -= length; length *= p.T_mult; }
+      return anneal(p.lr, p.eta_min, inCycle / length);
+    },
+    code: (p) => `CosineAnnealingWarmRestarts(opt, T_0=${p.T_0}, T_mult=${p.T_mult}, eta_min=${p.eta_min})`,
+  },
+  warmup_cosine: { // LinearLR for `warmup` steps, then CosineAnnealingLR over the rest
+    lr: (t, p) => (t < p.warmup
+      ? p.lr * (p.start_factor + ((1 - p.start_factor) * t) / p.warmup)
+      : anneal(p.lr, p.eta_min, (t - p.warmup) / cosineSteps(p))),
+    code: (p) => `SequentialLR(opt, [LinearLR(opt, start_factor=${p.start_factor}, total_iters=${p.warmup}), `
+      + `CosineAnnealingLR(opt, T_max=${cosineSteps(p)}, eta_min=${p.eta_min})], milestones=[${p.warmup}])`,
+  },
+  onecycle: { // cosine up from max_lr/div_factor to max_lr, then down to that / final_div_factor
+    lr: (t, p) => {
+      const start = p.lr / p.div_factor, peak = p.pct_start * p.total_steps - 1, last = p.total_steps - 1;
+      return t <= peak
+        ? anneal(start, p.lr, t / peak)
+        : anneal(p.lr, start / p.final_div_factor, (t - peak) / (last - peak));
+    },
+    code: (p) => `OneCycleLR(opt, max_lr=${p.lr}, total_steps=${p.total_steps}, pct_start=${p.pct_start}, `
+      + `div_factor=${p.div_factor}, final_div_factor=${p.final_div_factor})`,
+  },
+};
+const cosineSteps = (p) => Math.max(1, p.total_steps - p.warmup);
+
+/** About `count` round axis values (1, 2 or 5 times a power of ten) from lo to hi. */
+function ticks(lo, hi, count) {
+  const raw = (hi - lo) / count, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Math.round(v / step) * step);
+  }
+  return out;
+}
+
+/** An axis label: 3 significant digits, or 1.0e-5 style for small values. */
+const short = (v) => (v === 0 ? "0" : v >= 1e-3 ? String(Number(v.toPrecision(3))) : v.toExponential(1));
+
+// ---- the widget ----
+
+const CSS = `
+.bw-lr { font: 13px/1.4 system-ui, sans-serif; color: #222; max-width: ${WIDTH}px; }
+.bw-lr .bw-row { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 4px 0; align-items: center; }
+.bw-lr label { white-space: nowrap; }
+.bw-lr label .name { display: inline-block; min-width: 84px; }
+.bw-lr label .name + input + span { display: inline-block; min-width: 48px; margin-left: 4px; }
+.bw-lr input[type=range] { width: 120px; vertical-align: middle; }
+.bw-lr canvas { display: block; max-width: 100%; cursor: crosshair; border: 1px solid #ddd; }
+.bw-lr code { font-size: 12px; background: #f6f6f6; padding: 2px 4px; display: block; white-space: pre-wrap; }
+.bw-lr .lr-value { font-weight: 600; font-variant-numeric: tabular-nums; }`;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, attrs);
+  node.append(...children);
+  return node;
+}
+
+function slider(key, [lo, hi, step, value], onInput) {
+  const input = el("input", { type: "range", min: lo, max: hi, step, value, name: key });
+  const shown = el("span", { textContent: String(value) });
+  input.addEventListener("input", () => { shown.textContent = input.value; onInput(Number(input.value)); });
+  const set = (v) => { input.value = v; shown.textContent = input.value; }; // moves it without an event
+  const label = el("label", {}, el("span", { className: "name", textContent: key }), input, shown);
+  return { input, set, label };
+}
+
+function render({ model, el: root }) {
+  const data = model.get("data");
+  const values = {}; // every slider's current value, by schedule ("common" for lr and total_steps)
+  const state = { schedule: data.schedule, step: data.step, log: false };
+
+  const picker = el("select", { name: "schedule" },
+    ...Object.entries(data.schedules).map(([value, s]) => el("option", { value, textContent: s.label })));
+  picker.value = state.schedule;
+  picker.addEventListener("change", () => { state.schedule = picker.value; showSliders(); draw(); });
+  const logBox = el("input", { type: "checkbox", name: "log" });
+  logBox.addEventListener("change", () => { state.log = logBox.checked; draw(); });
+
+  const stepSpec = [0, data.common.total_steps[3] - 1, 1, state.step];
+  const stepSlider = slider("step", stepSpec, (v) => { state.step = v; draw(); });
+  const commonRow = el("div", { className: "bw-row" });
+  values.common = {};
+  for (const [key, spec] of Object.entries(data.common)) {
+    values.common[key] = spec[3];
+    commonRow.append(slider(key, spec, (v) => {
+      values.common[key] = v;
+      if (key === "total_steps") { // keep the chosen step on the plot
+        stepSlider.input.max = v - 1;
+        state.step = Math.min(state.step, v - 1);
+        stepSlider.set(state.step);
+      }
+      draw();
+    }).label);
+  }
+  const rows = {};
+  for (const [name, s] of Object.entries(data.schedules)) {
+    values[name] = {};
+    rows[name] = el("div", { className: "bw-row" });
+    for (const [key, spec] of Object.entries(s.params)) {
+      values[name][key] = spec[3];
+      rows[name].append(slider(key, spec, (v) => { values[name][key] = v; draw(); }).label);
+    }
+  }
+  const canvas = el("canvas");
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = WIDTH * dpr; canvas.height = HEIGHT * dpr;
+  canvas.style.width = `${WIDTH}px`;
+  const ctx = canvas.getContext("2d");
+  ctx.scale(dpr, dpr);
+  const readout = el("span", { className: "lr-value" });
+  const code = el("code");
+  root.append(el("div", { className: "bw-lr" }, el("style", { textContent: CSS }),
+    el("div", { className: "bw-row" },
+      el("label", {}, "schedule ", picker), el("label", {}, logBox, " log scale")),
+    commonRow, ...Object.values(rows), canvas,
+    el("div", { className: "bw-row" }, stepSlider.label, readout), code));
+
+  const plotW = WIDTH - PAD.left - PAD.right, plotH = HEIGHT - PAD.top - PAD.bottom;
+  const line = (ax, ay, bx, by) => { ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke(); };
+  canvas.addEventListener("mousemove", (event) => {
+    const frac = (event.offsetX * (WIDTH / canvas.clientWidth) - PAD.left) / plotW;
+    state.step = Math.round(Math.min(1, Math.max(0, frac)) * (values.common.total_steps - 1));
+    stepSlider.set(state.step);
+    draw();
+  });
+
+  function showSliders() {
+    for (const [name, row] of Object.entries(rows)) row.style.display = name === state.schedule ? "" : "none";
+  }
+
+  function draw() {
+    const p = { ...values.common, ...values[state.schedule] };
+    const schedule = SCHEDULES[state.schedule];
+    const lrs = Array.from({ length: p.total_steps }, (_, t) => schedule.lr(t, p));
+    const top = Math.max(...lrs);
+    const floor = Math.min(top, ...lrs.filter((lr) => lr > 0)); // a log axis shows a 0 at its bottom
+    const [y0, y1] = state.log ? [Math.log10(floor) - 0.1, Math.log10(top) + 0.1] : [0, top * 1.08];
+    const px = (t) => PAD.left + (t / Math.max(1, p.total_steps - 1)) * plotW;
+    const height = (lr) => (state.log ? Math.log10(Math.max(lr, floor)) : lr);
+    const py = (lr) => HEIGHT - PAD.bottom - ((height(lr) - y0) / (y1 - y0)) * plotH;
+
+    ctx.clearRect(0, 0, WIDTH, HEIGHT);
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = "#eee";
+    ctx.fillStyle = "#555";
+    ctx.textAlign = "center";
+    for (const t of ticks(0, p.total_steps - 1, 8)) {
+      line(px(t), PAD.top, px(t), HEIGHT - PAD.bottom);
+      ctx.fillText(String(t), px(t), HEIGHT - PAD.bottom + 14);
+    }
+    ctx.fillText("step", PAD.left + plotW / 2, HEIGHT - 4);
+    const powers = ticks(y0, y1, 5), whole = powers.filter(Number.isInteger);
+    const yTicks = state.log ? (whole.length > 1 ? whole : powers).map((e) => 10 ** e) : ticks(0, y1, 5);
+    ctx.textAlign = "right";
+    for (const v of yTicks) {
+      line(PAD.left, py(v), WIDTH - PAD.right, py(v));
+      ctx.fillText(short(v), PAD.left - 5, py(v) + 4);
+    }
+    ctx.save();
+    ctx.translate(12, PAD.top + plotH / 2);
+    ctx.rotate(-Math.PI / 2);
+    ctx.textAlign = "center";
+    ctx.fillText("learning rate", 0, 0);
+    ctx.restore();
+
+    ctx.strokeStyle = BLUE; ctx.lineWidth = 2;
+    ctx.beginPath();
+    lrs.forEach((lr, t) => (t ? ctx.lineTo(px(t), py(lr)) : ctx.moveTo(px(t), py(lr))));
+    ctx.stroke();
+    const lr = lrs[state.step];
+    ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
+    line(px(state.step), PAD.top, px(state.step), HEIGHT - PAD.bottom);
+    ctx.fillStyle = RED;
+    ctx.beginPath();
+    ctx.arc(px(state.step), py(lr), 4, 0, 2 * Math.PI);
+    ctx.fill();
+
+    readout.textContent = `learning rate at step ${state.step}: ${lr.toPrecision(6)}`;
+    Object.assign(readout.dataset, { step: state.step, lr }); // full precision, for the tests
+    const optimizer = state.schedule === "onecycle" ? "" : `opt = torch.optim.SGD(params, lr=${p.lr})\n`;
+    code.textContent = `${optimizer}scheduler = ${schedule.code(p)}`;
+  }
+
+  showSliders();
+  draw();
+}
+
+export default { render };
