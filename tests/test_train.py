@@ -353,8 +353,12 @@ def test_the_progress_bar_shows_live_metrics(moons, capsys):
     trainer = Trainer(model, torch.optim.Adam(model.parameters(), 1e-2), nn.CrossEntropyLoss(), device=CPU,
                       metrics={"acc": accuracy})
     trainer.fit(TensorBatches(X, y, 64, seed=0), TensorBatches(X_val, y_val, 320, shuffle=False), epochs=2)
-    shown = capsys.readouterr().err
-    assert "epoch 2/2" in shown and "val_acc=" in shown and "5/5" in shown
+    shown = capsys.readouterr()
+    # one bar for the whole run (2 epochs x 5 batches), with the running loss and metrics ...
+    assert "epoch 2/2" in shown.err and "10/10" in shown.err and "acc=" in shown.err
+    # ... and one printed line per finished epoch, with the validation results
+    lines = [line for line in shown.out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 and lines[1].startswith("epoch 2/2:") and "val_acc" in lines[1]
 
 
 def test_history_can_be_rebuilt_from_saved_records():

@@ -101,7 +101,7 @@ class Trainer:
                      a key with "loss" in its name is minimised, any other maximised
     checkpoint_path  after each epoch, save the whole state there (see ``load``), and the
                      best weights so far beside it as ``<name>.best<suffix>``
-    progress         show a progress bar per epoch
+    progress         show a progress bar and print one line per epoch
     """
 
     def __init__(self, model, optimizer, loss_fn, device=None, scheduler=None, scheduler_step="batch",
@@ -147,32 +147,36 @@ class Trainer:
         if self._batches_rng_state is not None and generator is not None:
             generator.set_state(self._batches_rng_state)  # resume the shuffling where it stopped
         self._batches_rng_state = None
-        while self.epoch < epochs:
-            started = time.perf_counter()
-            with tqdm(total=_length(train_batches), desc=f"epoch {self.epoch + 1}/{epochs}",
-                      disable=not self.progress) as bar:
+        # One bar for the whole run (a bar per epoch would embed a widget per epoch in the page);
+        # each finished epoch also prints one line, which stays readable in a static page.
+        length = _length(train_batches)
+        with tqdm(total=length * (epochs - self.epoch) if length else None, disable=not self.progress) as bar:
+            while self.epoch < epochs:
+                started = time.perf_counter()
+                bar.set_description(f"epoch {self.epoch + 1}/{epochs}")
                 results = self._train_epoch(train_batches, bar)
                 record = {"epoch": self.epoch + 1, **_prefixed("train_", results)}
                 if val_batches is not None:
                     record.update(_prefixed("val_", self.evaluate(val_batches)))
                 record["lr"] = float(self.optimizer.param_groups[0]["lr"])
                 record["time"] = time.perf_counter() - started
-                bar.set_postfix({key: f"{value:.4g}" for key, value in record.items() if key != "epoch"})
-            self.epoch += 1
-            self.history.records.append(record)
-            if self.scheduler is not None and self.scheduler_step == "epoch":
-                self._step_scheduler_per_epoch(record)
-            improved = self._remember_if_best(record)
-            if self.checkpoint_path is not None:
-                self.save(self.checkpoint_path)
-                if improved:
-                    torch.save(self.best["weights"], best_weights_path(self.checkpoint_path))
-            if self.early_stopping is not None and self.epoch - self.best["epoch"] >= self.early_stopping:
-                self.restore_best()
-                self._say(f"Early stop after epoch {self.epoch}: {self.monitor} has not improved for "
-                          f"{self.early_stopping} epochs. Restored the weights of epoch {self.best['epoch']} "
-                          f"({self.monitor} = {self.best['value']:.4g}).")
-                break
+                self._say(f"epoch {record['epoch']}/{epochs}: " + ", ".join(
+                    f"{key} {value:.4g}" for key, value in record.items() if key != "epoch"))
+                self.epoch += 1
+                self.history.records.append(record)
+                if self.scheduler is not None and self.scheduler_step == "epoch":
+                    self._step_scheduler_per_epoch(record)
+                improved = self._remember_if_best(record)
+                if self.checkpoint_path is not None:
+                    self.save(self.checkpoint_path)
+                    if improved:
+                        torch.save(self.best["weights"], best_weights_path(self.checkpoint_path))
+                if self.early_stopping is not None and self.epoch - self.best["epoch"] >= self.early_stopping:
+                    self.restore_best()
+                    self._say(f"Early stop after epoch {self.epoch}: {self.monitor} has not improved "
+                              f"for {self.early_stopping} epochs. Restored the weights of epoch "
+                              f"{self.best['epoch']} ({self.monitor} = {self.best['value']:.4g}).")
+                    break
         return self.history
 
     def _train_epoch(self, batches, bar):
