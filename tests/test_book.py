@@ -95,7 +95,8 @@ def test_build_was_strict_and_offline(site_dir):
 
 def test_every_notebook_executed_within_budget(site_dir):
     report = json.loads((ROOT / "_build" / "exec_times.json").read_text())
-    notebooks = [name for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
+    notebooks = [name for name in toc_files()
+                 if name.split("/")[0] in BUDGET_SECONDS and (ROOT / f"{name}.ipynb").exists()]
     print("\nnotebook execution times (s):")
     over = []
     for name in notebooks:
@@ -107,6 +108,15 @@ def test_every_notebook_executed_within_budget(site_dir):
         if record["runtime"] > budget:
             over.append(f"{name}: {record['runtime']:.0f} s > {budget} s")
     assert not over, f"over budget: {over}"
+
+
+def test_exercise_pages_are_shown_as_handed_out(site_dir):
+    """Exercise notebooks are rendered unexecuted: a page shows the stubs, not a solution run."""
+    report = json.loads((ROOT / "_build" / "exec_times.json").read_text())
+    exercises = [name for name in toc_files() if name.startswith("exercises/")]
+    assert exercises and not [name for name in exercises if name in report]
+    html = (site_dir / f"{exercises[0]}.html").read_text(encoding="utf-8")
+    assert "NotImplementedError" in html
 
 
 def test_a_failing_notebook_fails_the_build_naming_notebook_and_cell(tmp_path):

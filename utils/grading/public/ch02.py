@@ -33,7 +33,7 @@ def exact_gelu_at_a_few_points(student):
     """exact GELU at x = -3, -1, -0.5, 0, 0.5, 1, 3"""
     got = as_tensor(student.gelu(FEW_POINTS), "gelu(x)", shape=(7,))
     _same_dtype(got, FEW_POINTS, "gelu(x)")
-    expect_close(got.numpy(), F.gelu(FEW_POINTS).numpy(), "gelu(x)", rtol=1e-9, atol=1e-12)
+    expect_close(got.numpy(), F.gelu(FEW_POINTS).numpy(), "gelu(x)", rtol=1e-7, atol=1e-10)
 
 
 @visible_test("gelu", hint="the tanh form: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3))).")
@@ -41,7 +41,7 @@ def tanh_gelu_at_a_few_points(student):
     """tanh-approximate GELU at the same points"""
     got = as_tensor(student.gelu(FEW_POINTS, approximate="tanh"), "gelu(x, approximate='tanh')", shape=(7,))
     expect_close(got.numpy(), F.gelu(FEW_POINTS, approximate="tanh").numpy(), "gelu(x, approximate='tanh')",
-                 rtol=1e-9, atol=1e-12)
+                 rtol=1e-7, atol=1e-10)
 
 
 @visible_test("gelu", hint="after handling 'none' and 'tanh', raise ValueError for anything else.")
@@ -60,7 +60,7 @@ def silu_and_swish_at_a_few_points(student):
         what = f"swish(x, beta={beta})"
         got = as_tensor(student.swish(FEW_POINTS, beta), what, shape=(7,))
         expect_close(got.numpy(), (FEW_POINTS * torch.sigmoid(beta * FEW_POINTS)).numpy(), what,
-                     rtol=1e-9, atol=1e-12)
+                     rtol=1e-7, atol=1e-10)
 
 
 @visible_test("swish", hint="1 / (1 + exp(-u)) is safe: exp overflows to inf and 1 / inf is 0. "
