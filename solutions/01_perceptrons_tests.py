@@ -22,13 +22,8 @@ from utils.grading.expect import (
     fail,
 )
 from utils.grading.hidden import hidden_test
-
-GATES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
-
-
-def step(z):
-    return (z >= 0).astype(int)
-
+from utils.grading.public.ch01 import GATE_INPUTS as GATES
+from utils.grading.public.ch01 import step
 
 # ---- exercise 1: perceptron_predict (2 points) ---------------------------------------------
 

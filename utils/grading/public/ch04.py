@@ -44,7 +44,8 @@ def rejects_a_gradient_of_the_wrong_shape(student):
 
 # ---- activation_grads ---------------------------------------------------------------------------
 
-def _activation_reference(z):
+def activation_reference(z):
+    """The derivatives of sigmoid, tanh and ReLU at ``z``, by autograd (hidden tests use it too)."""
     result = {}
     for name, function in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("relu", torch.relu)):
         zt = torch.tensor(z, requires_grad=True)
@@ -59,7 +60,7 @@ def derivatives_at_a_few_points(student):
     """derivatives at z = -2, -0.5, 0, 1, 3"""
     z = np.array([-2.0, -0.5, 0.0, 1.0, 3.0])
     got = as_dict(student.activation_grads(z), "activation_grads(z)", keys=["sigmoid", "tanh", "relu"])
-    for name, want in _activation_reference(z).items():
+    for name, want in activation_reference(z).items():
         what = f"the {name} derivatives"
         expect_close(as_array(got[name], what, shape=z.shape), want, what)
 
