@@ -101,9 +101,17 @@ def _uid_exists(uid):
 _UIDS = _UidPool(SANDBOX_UIDS) if os.geteuid() == 0 else None
 
 
+# Top-level folders a sandbox keeps: the system's programs, libraries and settings. All others are
+# covered, so another checkout of the book elsewhere on the machine (with its solutions/) stays
+# out of reach too; the Python installation and the sandbox's own folders are brought back.
+SYSTEM_FOLDERS = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "sys"}
+
+
 def default_hidden_paths():
-    """Folders no sandbox may read: the repository, the home directory and the temp folder."""
-    return [ROOT, pathlib.Path.home(), pathlib.Path(tempfile.gettempdir())]
+    """Folders no sandbox may read: every top-level folder but the system's, the repository, home, temp."""
+    top_level = [path for path in pathlib.Path("/").iterdir()
+                 if path.is_dir() and not path.is_symlink() and path.name not in SYSTEM_FOLDERS]
+    return [ROOT, pathlib.Path.home(), pathlib.Path(tempfile.gettempdir()), *top_level]
 
 
 def python_path():
