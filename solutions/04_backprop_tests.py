@@ -19,7 +19,7 @@ from utils.grading.expect import (
     fail,
 )
 from utils.grading.hidden import hidden_test
-from utils.grading.public.ch04 import activation_reference
+from utils.grading.public.ch04 import activation_reference, regression_reference
 
 # ---- exercise 1: linear_backward (3 points) --------------------------------------------------------
 
@@ -192,14 +192,6 @@ def relative_error_edge_cases(student):
 
 
 # ---- exercise 5: mlp_regression_backward (4 points) ------------------------------------------------
-
-
-def regression_reference(X, Y, params):
-    params = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    hidden = torch.relu(torch.tensor(X) @ params["W1"].T + params["b1"])
-    loss = torch.nn.functional.mse_loss(hidden @ params["W2"].T + params["b2"], torch.tensor(Y))
-    loss.backward()
-    return loss.item(), {k: v.grad.numpy() for k, v in params.items()}
 
 
 def regression_case(seed, m, d, h, k):

@@ -109,7 +109,8 @@ def relative_error_of_zeros(student):
 
 # ---- mlp_regression_backward --------------------------------------------------------------------
 
-def _regression_reference(X, Y, params):
+def regression_reference(X, Y, params):
+    """Loss and gradients of the ReLU regression network, by autograd (hidden tests use it too)."""
     params = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
     hidden = torch.relu(torch.tensor(X) @ params["W1"].T + params["b1"])
     loss = torch.nn.functional.mse_loss(hidden @ params["W2"].T + params["b2"], torch.tensor(Y))
@@ -127,7 +128,7 @@ def gradients_of_a_small_network(student):
               "b2": rng.normal(size=2)}
     got = as_dict(student.mlp_regression_backward(X, Y, params), "mlp_regression_backward(X, Y, params)",
                   keys=["loss", "W1", "b1", "W2", "b2"])
-    want_loss, want = _regression_reference(X, Y, params)
+    want_loss, want = regression_reference(X, Y, params)
     expect_close(np.array([as_float(got["loss"], "the loss")]), np.array([want_loss]), "the loss")
     for name, shape in (("W1", (4, 3)), ("b1", (4,)), ("W2", (2, 4)), ("b2", (2,))):
         expect_close(as_array(got[name], f"the gradient for {name}", shape=shape), want[name],
