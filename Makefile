@@ -1,7 +1,7 @@
 # The two commands a reader needs:   make book   (build the site)   make test   (run every check)
 PY := .venv/bin/python
 
-.PHONY: setup book test lint exercises sync clean
+.PHONY: setup book test lint exercises sync models clean
 
 # Python packages, Debian packages (as root) and the widget JavaScript from npm.
 setup: .venv/.installed _widget_js/.vendored
@@ -31,6 +31,11 @@ exercises: setup
 
 sync: setup
 	$(PY) -m tools.notebooks sync
+
+# Retrain the book models into models/ (slow: up to ~30 min each on a CPU). All of them, or
+# some: make models MODELS="fashion_classifier". See "Book models" in CONTRIBUTING.md.
+models: setup
+	$(PY) -m tools.train_models $(MODELS)
 
 clean:
 	rm -rf _build _widget_js

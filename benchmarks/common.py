@@ -32,16 +32,21 @@ def fashion_cnn(widths=(16, 32, 64)):
 
 
 class Timer:
-    """``with Timer() as t: ...`` then ``t.seconds``; waits for the GPU so its work is counted."""
+    """``with Timer() as t: ...`` then ``t.seconds``; waits for the GPU so its work is counted.
+
+    ``t.cpu_seconds`` is the CPU time this process used meanwhile: with one torch thread
+    (``OMP_NUM_THREADS=1``) it measures the work itself even when other jobs share the cores.
+    """
 
     def __enter__(self):
         _synchronize()
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc):
         _synchronize()
         self.seconds = time.perf_counter() - self.started
+        self.cpu_seconds = time.process_time() - self.cpu_started
 
 
 def _synchronize():

@@ -1,4 +1,4 @@
-"""Hidden tests for exercises/04_backprop.ipynb (20 points).
+"""Hidden tests for exercises/04_backprop.ipynb (28 points).
 
 Run by the grader in its own process (see solutions/README.md); never shipped to students.
 Every expected value is computed here, with PyTorch's autograd in float64 or from the
@@ -19,7 +19,18 @@ from utils.grading.expect import (
     fail,
 )
 from utils.grading.hidden import hidden_test
-from utils.grading.public.ch04 import activation_reference, regression_reference
+
+
+def expect_type(value, kind, what):
+    """``value`` is exactly a Python ``kind`` (the transport turns NumPy scalars into Python ones)."""
+    if type(value) is not kind:
+        fail(f"{what} should be a Python {kind.__name__}, but it is a {type(value).__name__}")
+
+
+def expect_float_array(value, what):
+    array = as_array(value, what)
+    if array.dtype.kind != "f":
+        fail(f"{what} should be a float array, but its dtype is {array.dtype}")
 
 # ---- exercise 1: linear_backward (3 points) --------------------------------------------------------
 
@@ -60,6 +71,8 @@ def linear_backward_rejects_shapes_that_do_not_fit(student):
     """ValueError for G of the wrong shape (also 1-D), and for W that does not take X's features"""
     rng = np.random.default_rng(403)
     X, W = rng.normal(size=(3, 4)), rng.normal(size=(2, 4))
+    # the error cases count only if the function also computes the gradients for shapes that fit
+    expect_linear_gradients(student, X, W, rng.normal(size=(3, 2)), "X (3, 4), W (2, 4)")
     expect_raises(lambda: student.linear_backward(X, W, np.ones((3, 3))), "ValueError",
                   "linear_backward with G of shape (3, 3) for a layer with 2 outputs")
     expect_raises(lambda: student.linear_backward(X, W, np.ones((2, 3))), "ValueError",
@@ -69,9 +82,21 @@ def linear_backward_rejects_shapes_that_do_not_fit(student):
     W3 = rng.normal(size=(3, 4))  # 3 outputs for a batch of 3: a 1-D G would slip through NumPy unnoticed
     expect_raises(lambda: student.linear_backward(X, W3, np.ones(3)), "ValueError",
                   "linear_backward with a 1-D G of shape (3,)")
+    expect_raises(lambda: student.linear_backward(X, W3, np.ones((3, 1))), "ValueError",
+                  "linear_backward with G of shape (3, 1) for a layer with 3 outputs")
 
 
-# ---- exercise 2: activation_grads (2 points) -------------------------------------------------------
+# ---- exercise 2: activation_grads (3 points) -------------------------------------------------------
+
+
+def activation_reference(z):
+    """The derivatives of sigmoid, tanh and ReLU at ``z``, by autograd."""
+    result = {}
+    for name, function in (("sigmoid", torch.sigmoid), ("tanh", torch.tanh), ("relu", torch.relu)):
+        zt = torch.tensor(z, requires_grad=True)
+        function(zt).sum().backward()
+        result[name] = zt.grad.numpy()
+    return result
 
 
 def expect_activation_grads(student, z, what):
@@ -97,9 +122,21 @@ def activation_grads_for_large_inputs(student):
     """inputs from -1000 to 1000: finite derivatives that match autograd"""
     z = np.array([-1000.0, -50.0, -1e-3, 0.0, 1e-3, 50.0, 1000.0])
     expect_activation_grads(student, z, "z between -1000 and 1000")
+    z = np.array([[-5000.0, -710.0], [710.0, 5000.0]])
+    expect_activation_grads(student, z, "z of +-710 and +-5000")
 
 
-# ---- exercise 3: numerical_gradient_logistic (3 points) --------------------------------------------
+@hidden_test("activation_grads", points=1)
+def activation_grads_are_float_arrays(student):
+    """every derivative (ReLU's too) is a float array"""
+    z = np.array([-1.5, 0.0, 2.0])
+    got = as_dict(student.activation_grads(z), "activation_grads(z)", keys=["sigmoid", "tanh", "relu"])
+    for name in ("sigmoid", "tanh", "relu"):
+        expect_float_array(got[name], f"the {name} derivatives")
+    expect_activation_grads(student, z, "z = -1.5, 0, 2")
+
+
+# ---- exercise 3: numerical_gradient_logistic (4 points) --------------------------------------------
 
 
 def logistic_loss(w, X, y):
@@ -158,7 +195,29 @@ def numerical_gradient_for_one_weight_and_one_example(student):
                  "the central-difference estimate with eps = 0.1", rtol=1e-9, atol=1e-12)
 
 
-# ---- exercise 4: relative_error (2 points) ---------------------------------------------------------
+def numerical_gradient_and_w_after(student, w, X, y, eps):
+    """Scenario: call the student's function on an array we keep, and report that array afterwards."""
+    given = np.array(w)
+    gradient = student.numerical_gradient_logistic(given, X, y, eps)
+    return {"gradient": gradient, "w_after": given}
+
+
+@hidden_test("numerical_gradient_logistic", points=1)
+def numerical_gradient_leaves_w_unchanged(student):
+    """the caller's w is exactly the same array of values after the call (eps = 0.1 and 1e-5)"""
+    for seed, eps in [(422, 0.1), (423, 1e-5)]:
+        w, X, y = logistic_data(seed, 9, 4)
+        got = as_dict(student.run(numerical_gradient_and_w_after, w, X, y, eps), "the call",
+                      keys=["gradient", "w_after"])
+        expect_close(as_array(got["gradient"], "the gradient", shape=w.shape),
+                     central_reference(w, X, y, eps), f"the estimate with eps = {eps}", rtol=1e-6, atol=1e-9)
+        after = as_array(got["w_after"], "w after the call", shape=w.shape)
+        if not np.array_equal(after, w):
+            fail(f"numerical_gradient_logistic changed the caller's w ({int((after != w).sum())} of {w.size} "
+                 "entries differ afterwards): nudge a copy, not w itself")
+
+
+# ---- exercise 4: relative_error (3 points) ---------------------------------------------------------
 
 
 def relative(student, a, b, what):
@@ -187,11 +246,35 @@ def relative_error_edge_cases(student):
     value = relative(student, np.zeros((3, 2)), np.zeros((3, 2)), "two zero arrays")
     if value != 0.0:
         fail(f"relative_error of two zero arrays should be 0.0, but it is {value}")
+    # the error case counts only if the function also works on arrays of the same shape
+    value = relative(student, np.array([3.0, 0.0]), np.array([0.0, 4.0]), "[3, 0] and [0, 4]")
+    expect_close(np.array([value]), np.array([5.0 / 7.0]), "relative_error of [3, 0] and [0, 4]")
     expect_raises(lambda: student.relative_error(np.ones(3), np.ones(4)), "ValueError",
                   "relative_error of arrays of shapes (3,) and (4,)")
 
 
-# ---- exercise 5: mlp_regression_backward (4 points) ------------------------------------------------
+@hidden_test("relative_error", points=1)
+def relative_error_returns_python_floats(student):
+    """a Python float, for two zero arrays (0.0) as well as for random ones"""
+    rng = np.random.default_rng(418)
+    for a, b, what in [(np.zeros(4), np.zeros(4), "two zero arrays"),
+                       (rng.normal(size=(2, 3)), rng.normal(size=(2, 3)), "two random arrays")]:
+        value = student.relative_error(a, b)
+        expect_type(value, float, f"relative_error of {what}")
+        want = 0.0 if not a.any() else np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
+        expect_close(np.array([value]), np.array([want]), f"relative_error of {what}", rtol=1e-9, atol=0)
+
+
+# ---- exercise 5: mlp_regression_backward (5 points) ------------------------------------------------
+
+
+def regression_reference(X, Y, params):
+    """Loss and gradients of the ReLU regression network, by autograd."""
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    hidden = torch.relu(torch.tensor(X) @ params["W1"].T + params["b1"])
+    loss = torch.nn.functional.mse_loss(hidden @ params["W2"].T + params["b2"], torch.tensor(Y))
+    loss.backward()
+    return loss.item(), {k: v.grad.numpy() for k, v in params.items()}
 
 
 def regression_case(seed, m, d, h, k):
@@ -247,6 +330,22 @@ def regression_small_and_dead_units(student):
     params["b1"][:2] = -100.0  # these units output 0 for every example, so they get no gradient
     expect_regression(student, (X, Y, params), ["loss", "W1", "b1", "W2", "b2"],
                       "a network with two inactive hidden units")
+    # integer data: several pre-activations are exactly 0, where relu'(0) = 0 passes no gradient
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, -1.0]])
+    params = {"W1": np.array([[1.0, -1.0], [0.0, 1.0], [1.0, 1.0]]), "b1": np.array([0.0, -1.0, -1.0]),
+              "W2": np.array([[1.0, -2.0, 0.5]]), "b2": np.array([0.5])}
+    Y = np.array([[1.0], [-1.0], [2.0], [0.0]])
+    expect_regression(student, (X, Y, params), ["loss", "W1", "b1", "W2", "b2"],
+                      "a network with pre-activations of exactly 0")
+
+
+@hidden_test("mlp_regression_backward", points=1)
+def regression_returns_a_float_loss_and_float_arrays(student):
+    """the loss is a Python float and every gradient a float array"""
+    got = regression_result(student, regression_case(416, 3, 2, 3, 2), "a 2-3-2 network")
+    expect_type(got["loss"], float, "the loss")
+    for name in ("W1", "b1", "W2", "b2"):
+        expect_float_array(got[name], f"the gradient for {name}")
 
 
 # ---- exercise 6: scalar_grads (3 points) -----------------------------------------------------------
@@ -254,7 +353,7 @@ def regression_small_and_dead_units(student):
 
 def scalar_reference(x, y, k):
     a, b = (torch.tensor(float(v), dtype=torch.float64, requires_grad=True) for v in (x, y))
-    f = b * torch.sigmoid(a) + b * a ** k
+    f = b * torch.sigmoid(a) + b * a ** k + torch.sigmoid(a) * a ** k
     f.backward()
     return np.array([f.item(), a.grad.item(), b.grad.item()])
 
@@ -269,7 +368,7 @@ def expect_scalar_grads(student, cases):
 
 @hidden_test("scalar_grads", points=1)
 def scalar_engine_with_squares(student):
-    """f = y sigmoid(x) + y x^2 at several points"""
+    """f = y sigmoid(x) + y x^2 + sigmoid(x) x^2 (each operation used twice on x) at several points"""
     expect_scalar_grads(student, [(0.8, 1.3, 2), (-1.2, 0.4, 2), (2.0, -0.7, 2), (0.1, 0.0, 2),
                                   (0.0, 1.5, 2)])
 
@@ -333,3 +432,73 @@ def chain_with_large_and_negative_weights(student):
     weights[::4] *= -1
     expect_chain(student, 0.5, weights.tolist(), "15 units with large weights of both signs", rtol=1e-6)
 
+
+
+# ---- exercise 8: logistic_gd (4 points) ------------------------------------------------------------
+
+
+def gradient_descent_reference(X, y, w0, lr, steps):
+    """Plain gradient descent on the mean BCE, with the gradient X^T (sigmoid(Xw) - y) / m."""
+    w, losses = w0.copy(), []
+    for _ in range(steps):
+        z = X @ w
+        losses.append(float(np.mean(np.logaddexp(0.0, z) - y * z)))
+        w = w - lr * X.T @ (1 / (1 + np.exp(-z)) - y) / len(y)
+    return w, losses
+
+
+def expect_descent(student, seed, m, d, lr, steps):
+    rng = np.random.default_rng(seed)
+    X, y, w0 = rng.normal(size=(m, d)), rng.integers(0, 2, m).astype(float), rng.normal(size=d)
+    what = f"{steps} steps with lr = {lr} on {m} examples"
+    w, raw_losses = as_list(student.logistic_gd(X, y, w0, lr, steps), f"logistic_gd for {what}", length=2)
+    want_w, want_losses = gradient_descent_reference(X, y, w0, lr, steps)
+    raw_losses = as_list(raw_losses, f"the losses for {what}", length=steps)
+    losses = [as_float(v, f"a loss for {what}") for v in raw_losses]
+    expect_close(losses, want_losses, f"the losses for {what}", rtol=1e-7, atol=1e-10)
+    expect_close(as_array(w, f"w after {what}", shape=(d,)), want_w, f"w after {what}", rtol=1e-7, atol=1e-10)
+    return w, raw_losses
+
+
+@hidden_test("logistic_gd", points=1)
+def descent_with_the_default_settings(student):
+    """50 steps with lr = 0.5 on 30 examples with 3 weights: the weights and losses of plain descent"""
+    expect_descent(student, 417, 30, 3, 0.5, 50)
+
+
+@hidden_test("logistic_gd", points=1)
+def descent_with_other_rates_and_lengths(student):
+    """lr = 0.1 for 120 steps, lr = 2 for 10 steps, and a single step"""
+    expect_descent(student, 418, 25, 4, 0.1, 120)
+    expect_descent(student, 419, 12, 2, 2.0, 10)
+    expect_descent(student, 420, 8, 5, 0.3, 1)
+
+
+@hidden_test("logistic_gd", points=1)
+def descent_returns_a_float64_array_and_python_floats(student):
+    """w is a float64 array and every loss a Python float"""
+    w, losses = expect_descent(student, 421, 10, 3, 0.5, 4)
+    if type(w) is not np.ndarray or w.dtype != np.float64:
+        fail(f"w should be a float64 NumPy array, but it is a {type(w).__name__} "
+             f"of dtype {getattr(w, 'dtype', '-')}")
+    for value in losses:
+        expect_type(value, float, "each loss")
+
+
+def descent_and_w0_after(student, X, y, w0, lr, steps):
+    """Scenario: run the student's descent from an array we keep, and report that array afterwards."""
+    given = np.array(w0)
+    w, _ = student.logistic_gd(X, y, given, lr, steps)
+    return {"w": w, "w0_after": given}
+
+
+@hidden_test("logistic_gd", points=1)
+def descent_leaves_w0_unchanged(student):
+    """the caller's w0 holds the same values after 20 steps"""
+    rng = np.random.default_rng(424)
+    X, y, w0 = rng.normal(size=(15, 3)), rng.integers(0, 2, 15).astype(float), rng.normal(size=3)
+    got = as_dict(student.run(descent_and_w0_after, X, y, w0, 0.5, 20), "the run", keys=["w", "w0_after"])
+    expect_close(as_array(got["w"], "w", shape=(3,)), gradient_descent_reference(X, y, w0, 0.5, 20)[0],
+                 "w after 20 steps", rtol=1e-7, atol=1e-10)
+    if not np.array_equal(as_array(got["w0_after"], "w0 after the run", shape=(3,)), w0):
+        fail("logistic_gd changed the caller's w0: torch.from_numpy shares its memory, torch.tensor copies")

@@ -89,3 +89,48 @@ def site_pages(site_dir):
     skip = {"_static", "_sources", "_images", "_widget_js", "widgets", "mathjax"}
     return sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")
                   if not skip.intersection(p.relative_to(site_dir).parts))
+
+
+# JavaScript run in a page by the layout tests: what sticks out of a viewport `width` px wide.
+OVERFLOW_REPORT_JS = """(width) => {
+  const name = (e) => e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined
+    ? "." + String(e.className).trim().split(/\\s+/).slice(0, 2).join(".") : "");
+  const equations = [...document.querySelectorAll("div.math mjx-container[display=true]")];
+  return {
+    pageWidth: document.documentElement.scrollWidth,
+    // a display equation wider than the column must scroll inside its box, not be cut off
+    clippedEquations: equations.filter((m) => m.scrollWidth > m.clientWidth + 1
+      && !["auto", "scroll"].includes(getComputedStyle(m).overflowX)).length,
+    // widget outputs (anywidget cards and ipywidgets such as progress bars): nothing hidden or cut
+    widgets: [...document.querySelectorAll(".cell_output .widget-subarea, .bw-root")].map((w) => {
+      const box = w.getBoundingClientRect();
+      return { name: name(w), right: Math.round(box.right),
+               scrollWidth: w.scrollWidth, clientWidth: w.clientWidth };
+    }).filter((w) => w.right > width + 0.5 || w.scrollWidth > w.clientWidth + 1),
+  };
+}"""
+
+
+def widgets_rendered(page, timeout=30_000):
+    """Wait until every widget view that the page embeds has been drawn by the widget manager."""
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if views:
+        page.wait_for_function(f"document.querySelectorAll('.widget-subarea').length >= {views}",
+                               timeout=timeout)
+        drawn = "[...document.querySelectorAll('.widget-subarea')].every(w => w.children.length)"
+        page.wait_for_function(drawn, timeout=timeout)
+    return views
+
+
+def first_visit(browser, url, viewport=(1280, 900)):
+    """Open ``url`` in a fresh browser context (empty cache); returns {url: bytes} of every response."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    sizes = {}
+    page.on("requestfinished",
+            lambda request: sizes.__setitem__(request.url, request.sizes()["responseBodySize"]))
+    page.goto(url, wait_until="networkidle")
+    widgets_rendered(page)
+    page.wait_for_load_state("networkidle")
+    context.close()
+    return sizes

@@ -141,6 +141,50 @@ def test_a_failing_notebook_fails_the_build_naming_notebook_and_cell(tmp_path):
     assert "broken" in output and "deliberate failure in cell two" in output
 
 
+GLUE_ROLE = re.compile(r"\{glue(?::(?:text|any|md|math|figure))?\}`([^`:]+)")
+GLUE_CALL = re.compile(r"""\bglue\(\s*f?(["'])(.+?)\1""")
+
+
+def glued_key_patterns(source):
+    """The keys a code cell stores with glue(); an f-string key becomes a pattern, {...} matching anything."""
+    return [re.compile(".+".join(re.escape(part) for part in re.split(r"\{[^}]*\}", key)) + "$")
+            for _, key in GLUE_CALL.findall(source)]
+
+
+def test_every_glued_number_in_the_prose_is_glued_by_its_notebook():
+    """A {glue:text} role names a value the notebook's own code stores with glue(); the strict build
+    (tests/test_book.py::test_a_missing_glue_key_fails_the_strict_build) catches the rest."""
+    problems = []
+    for path in book_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        used = {key for c in nb.cells if c.cell_type == "markdown" for key in GLUE_ROLE.findall(c.source)}
+        stored = [pattern for c in nb.cells if c.cell_type == "code"
+                  for pattern in glued_key_patterns(c.source)]
+        problems += [f"{path.relative_to(ROOT)}: {key}" for key in sorted(used)
+                     if not any(pattern.match(key) for pattern in stored)]
+    assert not problems, f"prose quotes glue keys that no code cell stores: {problems}"
+
+
+def test_a_missing_glue_key_fails_the_strict_build(tmp_path):
+    """With warnings as errors (as tools/build_book.py builds), prose quoting an unknown key fails."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Glue"),
+                nbformat.v4.new_code_cell("from myst_nb import glue\nglue('stored', 0.5, display=False)"),
+                nbformat.v4.new_markdown_cell("Stored {glue:text}`stored:.2f`, "
+                                              "missing {glue:text}`not_stored:.2f`.")]
+    nbformat.write(nb, tmp_path / "glued.ipynb")
+    (tmp_path / "intro.md").write_text("# Intro\n")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: glued\n")
+    (tmp_path / "_config.yml").write_text("title: t\nexecute: {execute_notebooks: force}\n")
+    jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jupyter_book), "build", str(tmp_path), "-W", "--keep-going"],
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert "not_stored" in output
+
+
 @pytest.mark.parametrize("name", ["README.md", "CONTRIBUTING.md"])
 def test_docs_name_the_commands_ci_runs(name):
     text = (ROOT / name).read_text(encoding="utf-8")

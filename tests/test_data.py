@@ -10,6 +10,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import pathlib
 import shutil
 import socket
 import threading
@@ -33,7 +34,8 @@ from utils.data import (
     make_spirals,
     random_flip_and_crop,
 )
-from utils.data.text import TINY_SHAKESPEARE_BYTES
+from utils.data.files import CACHE_ENV_VAR
+from utils.data.text import SHAKESPEARE_ENV_VAR, TINY_SHAKESPEARE_BYTES, TINY_SHAKESPEARE_START
 from utils.plot import plot_decision_boundary, show_images
 
 matplotlib.use("Agg")
@@ -68,7 +70,15 @@ def nowhere(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(fashion_mnist.PATH_ENV_VAR, raising=False)
     monkeypatch.delenv(fashion_mnist.URL_ENV_VAR, raising=False)
+    monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
     return tmp_path / "cache" / "dl-book" / "fashion-mnist"
+
+
+def trust_as_canonical(folder, monkeypatch):
+    """Make the MD5s of the files in ``folder`` the expected ones (fakes stand in for the real files)."""
+    for name in FILE_NAMES:
+        md5 = hashlib.md5((folder / name).read_bytes()).hexdigest()
+        monkeypatch.setitem(fashion_mnist.CANONICAL_MD5, name, md5)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -145,6 +155,7 @@ def test_search_order_is_path_then_env_var_then_debian_then_cache(nowhere, tmp_p
     write_fake_fashion(tmp_path / "from-env", n_train=3)
     write_fake_fashion(fashion_mnist.DEBIAN_DIR, n_train=4)
     write_fake_fashion(nowhere, n_train=5)
+    trust_as_canonical(nowhere, monkeypatch)
     monkeypatch.setenv(fashion_mnist.PATH_ENV_VAR, str(tmp_path / "from-env"))
     assert len(load_fashion_mnist(path=tmp_path / "explicit", download=False).train_y) == 2
     assert len(load_fashion_mnist(download=False).train_y) == 3
@@ -208,6 +219,39 @@ def test_download_fills_the_cache_with_checked_files(real, real_files, nowhere, 
     for name in FILE_NAMES:
         (root / name).unlink()  # the server has nothing now: a second load must use the cache
     assert torch.equal(load_fashion_mnist().test_y, real.test_y)
+
+
+def test_a_cached_file_whose_md5_changed_is_refused_and_removed(nowhere, monkeypatch):
+    write_fake_fashion(nowhere, n_train=6)
+    trust_as_canonical(nowhere, monkeypatch)
+    assert len(load_fashion_mnist(download=False).train_y) == 6
+    labels = nowhere / "train-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(labels.read_bytes())
+    labels.write_bytes(gzip.compress(raw[:8] + bytes((b + 1) % 10 for b in raw[8:])))  # shifted labels
+    with pytest.raises(CorruptFileError, match="train-labels-idx1-ubyte.gz has MD5 .* it was deleted"):
+        load_fashion_mnist(download=False)
+    assert not labels.exists()
+
+
+def test_an_unwritable_cache_is_named_with_the_way_out(nowhere, server, monkeypatch):
+    _, url = server
+
+    def permission_denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "touch", permission_denied)
+    with pytest.raises(DataNotFoundError) as error:
+        load_fashion_mnist(base_url=url)
+    message = str(error.value)
+    assert f"{nowhere} is not writable (Permission denied)" in message
+    assert CACHE_ENV_VAR in message and "path=" in message and "go online" not in message
+
+
+def test_the_cache_folder_can_be_moved_by_an_environment_variable(nowhere, tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "elsewhere"))
+    write_fake_fashion(tmp_path / "elsewhere" / "fashion-mnist", n_train=7)
+    trust_as_canonical(tmp_path / "elsewhere" / "fashion-mnist", monkeypatch)
+    assert len(load_fashion_mnist(download=False).train_y) == 7
 
 
 def test_a_download_with_the_wrong_md5_is_refused_and_not_kept(real_files, nowhere, server):
@@ -428,7 +472,7 @@ def test_shakespeare_is_downloaded_once_checked_and_cached(server, tmp_path, mon
     (root / "short.txt").write_text("First Citizen:\n")
     with pytest.raises(CorruptFileError, match="tinyshakespeare.txt has 15 bytes"):
         load_text_corpus("shakespeare", url=url + "short.txt")
-    stand_in = ("To be, or not to be\n" * TINY_SHAKESPEARE_BYTES)[:TINY_SHAKESPEARE_BYTES]
+    stand_in = (TINY_SHAKESPEARE_START.decode() + "To be, or not to be\n" * 60_000)[:TINY_SHAKESPEARE_BYTES]
     (root / "input.txt").write_text(stand_in)
     assert load_text_corpus("shakespeare", url=url + "input.txt") == stand_in
     assert load_text_corpus("shakespeare", url=url + "gone.txt") == stand_in  # from the cache now
@@ -439,3 +483,50 @@ def test_shakespeare_offline_points_to_the_offline_corpus(server, tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError, match="python-docs"):
         load_text_corpus("shakespeare", url=url + "missing.txt")
+
+
+def _stand_in_shakespeare():
+    return (TINY_SHAKESPEARE_START.decode() + "To be, or not to be\n" * 60_000)[:TINY_SHAKESPEARE_BYTES]
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    (lambda text: text[:-1] + "\u00e9", "is not plain ASCII \\(byte 1,115,393 is not\\)"),
+    (lambda text: "x" * len(text), "does not start with the play's first lines"),  # same-size garbage
+])
+def test_a_bad_cached_shakespeare_is_named_and_deleted(tmp_path, monkeypatch, damage, expected):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "text" / "tinyshakespeare.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(damage(_stand_in_shakespeare()).encode("utf-8")[:TINY_SHAKESPEARE_BYTES])
+    with pytest.raises(CorruptFileError, match=expected + ".*it was deleted"):
+        load_text_corpus("shakespeare", url="http://127.0.0.1:9/unused")
+    assert not cached.exists()
+
+
+def test_a_bad_shakespeare_in_a_read_only_cache_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "text" / "tinyshakespeare.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("First Citizen:\n")
+
+    def permission_denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "unlink", permission_denied)
+    with pytest.raises(CorruptFileError, match="has 15 bytes.*could not be deleted \\(Permission denied\\): "
+                                               "delete it by hand, or set \\$DLBOOK_CACHE_DIR"):
+        load_text_corpus("shakespeare", url="http://127.0.0.1:9/unused")
+
+
+def test_shakespeare_from_an_explicit_path_or_environment_variable(tmp_path, monkeypatch):
+    copy = tmp_path / "input.txt"
+    copy.write_text(_stand_in_shakespeare())
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "never-used"))
+    assert load_text_corpus("shakespeare", path=copy) == _stand_in_shakespeare()
+    monkeypatch.setenv(SHAKESPEARE_ENV_VAR, str(copy))
+    assert load_text_corpus("shakespeare") == _stand_in_shakespeare()
+    copy.write_text("x" * TINY_SHAKESPEARE_BYTES)
+    with pytest.raises(CorruptFileError, match="does not start with"):
+        load_text_corpus("shakespeare")
+    assert copy.exists()  # the reader's own file is never deleted
+    assert not (tmp_path / "never-used").exists()

@@ -17,7 +17,7 @@ import torch
 
 from tests.browser import PageWatcher, serve
 from utils.widgets import gradflow
-from utils.widgets.base import MAX_PAYLOAD_BYTES
+from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.gradflow import GradientFlowExplorer, deep_mlp, gradient_flow_data, layer_gradient_norms
 
 JS = pathlib.Path(gradflow.__file__).with_name("gradflow.js")
@@ -158,7 +158,7 @@ console.log(JSON.stringify(out));
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_javascript_helpers(tmp_path):
-    (tmp_path / "gradflow.mjs").write_text(JS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "gradflow.mjs").write_text(widget_module(JS), encoding="utf-8")
     (tmp_path / "run.mjs").write_text(NODE_SCRIPT, encoding="utf-8")
     result = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             check=True)
@@ -187,7 +187,7 @@ window.rendered = true;
 
 def test_widget_renders_and_responds_in_chromium(browser, tmp_path, payload):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    shutil.copy(JS, tmp_path / "gradflow.js")
+    (tmp_path / "gradflow.js").write_text(widget_module(JS), encoding="utf-8")
     (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
     with serve(tmp_path) as url:
         context = browser.new_context(viewport={"width": 900, "height": 700})

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.browser import PageWatcher, serve
-from utils.widgets.base import MAX_PAYLOAD_BYTES
+from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.losses import LossExplorer, explorer_data
 
 JS = pathlib.Path(__file__).resolve().parent.parent / "utils" / "widgets" / "losses.js"
@@ -51,12 +51,20 @@ def test_payload_is_reproducible():
 
 # ---- the JavaScript maths, run in Node ----
 
-def run_node(script):
+@pytest.fixture(scope="module")
+def module_uri(tmp_path_factory):
+    """losses.js as the page gets it (the shared prelude in front), saved as an ES module file."""
+    path = tmp_path_factory.mktemp("losses") / "losses.mjs"
+    path.write_text(widget_module(JS), encoding="utf-8")
+    return path.as_uri()
+
+
+def run_node(module_uri, script):
     """Import losses.js as an ES module in Node, run ``script`` (which sets ``out``), return ``out``."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node not found (apt-get install nodejs)")
-    program = (f"import * as m from {json.dumps(JS.as_uri())};\n"
+    program = (f"import * as m from {json.dumps(module_uri)};\n"
                f"let out;\n{script}\nconsole.log(JSON.stringify(out));\n")
     done = subprocess.run([node, "--input-type=module", "-e", program], capture_output=True, text=True,
                           timeout=60)
@@ -64,10 +72,10 @@ def run_node(script):
     return json.loads(done.stdout)
 
 
-def test_js_losses_and_derivatives_match_torch():
+def test_js_losses_and_derivatives_match_torch(module_uri):
     errors = np.linspace(-6, 6, 121)
     deltas = [0.3, 1.0, 2.5]
-    out = run_node(f"""
+    out = run_node(module_uri, f"""
         const es = {json.dumps(errors.tolist())};
         out = {{}};
         for (const name of m.LOSS_NAMES) {json.dumps(deltas)}.forEach((d, k) => {{
@@ -92,8 +100,8 @@ def test_js_losses_and_derivatives_match_torch():
             np.testing.assert_allclose(js["grad"], grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
-def test_js_log_cosh_does_not_overflow():
-    out = run_node("out = [m.logCosh(1000), m.logCosh(-1000), m.logCosh(0)];")
+def test_js_log_cosh_does_not_overflow(module_uri):
+    out = run_node(module_uri, "out = [m.logCosh(1000), m.logCosh(-1000), m.logCosh(0)];")
     np.testing.assert_allclose(out, [1000 - np.log(2), 1000 - np.log(2), 0.0], atol=1e-9)
 
 
@@ -119,12 +127,12 @@ def direct_fit(x, y, name, delta, line):
 
 
 @pytest.mark.parametrize("line", [False, True])
-def test_js_fits_minimise_each_loss(line):
+def test_js_fits_minimise_each_loss(module_uri, line):
     data = explorer_data(seed=1)
     x = data["points"]["x"] + data["outliers"]["x"]
     y = data["points"]["y"] + [v + 5.0 for v in data["outliers"]["y"]]
     delta = 0.8
-    out = run_node(f"""
+    out = run_node(module_uri, f"""
         const xs = {json.dumps(x)}, ys = {json.dumps(y)};
         out = {{}};
         for (const name of m.LOSS_NAMES) {{
@@ -150,9 +158,9 @@ def test_js_fits_minimise_each_loss(line):
     assert out["mse"]["a"] > out["huber"]["a"] > out["mae"]["a"] or line
 
 
-def test_js_outliers_pull_the_mse_constant_up_but_not_the_median():
+def test_js_outliers_pull_the_mse_constant_up_but_not_the_median(module_uri):
     data = explorer_data()
-    out = run_node(f"""
+    out = run_node(module_uri, f"""
         const data = {json.dumps(data)};
         out = {{}};
         for (const on of [false, true]) {{
@@ -179,7 +187,7 @@ window.rendered = true;
 
 @pytest.fixture
 def widget_page(browser, tmp_path):
-    shutil.copy(JS, tmp_path / "losses.js")
+    (tmp_path / "losses.js").write_text(widget_module(JS), encoding="utf-8")
     (tmp_path / "index.html").write_text(PAGE % json.dumps(explorer_data()), encoding="utf-8")
     with serve(tmp_path) as url:
         context = browser.new_context(viewport={"width": 1000, "height": 900})
@@ -228,3 +236,28 @@ def test_widget_draws_and_reacts_to_its_controls(widget_page):
     assert "dL/d" in readouts.nth(0).inner_text()
     page.locator("input[data-key=delta]").fill("0.3")
     page.watcher.assert_clean("losses widget page")
+
+
+@pytest.mark.parametrize("column", [752, 342])  # a chapter's text column at 1280 px, and on a 360 px phone
+def test_widget_fits_the_column(browser, tmp_path, column):
+    """Side by side in a desktop column (it was 402 px per panel, stacked to 1092 px tall),
+    one above the other on a phone, and never wider than the column (it was 402 px in 358)."""
+    (tmp_path / "losses.js").write_text(widget_module(JS), encoding="utf-8")
+    page_html = PAGE.replace('<div id="root"></div>', f'<div id="root" style="width: {column}px"></div>')
+    (tmp_path / "index.html").write_text(page_html % json.dumps(explorer_data()), encoding="utf-8")
+    with serve(tmp_path) as url:
+        context = browser.new_context(viewport={"width": max(column + 18, 360), "height": 900})
+        page = context.new_page()
+        page.goto(url + "index.html", wait_until="load")
+        page.wait_for_function("window.rendered === true", timeout=10_000)
+        card = page.locator(".bw-root")
+        box = card.bounding_box()
+        assert box["width"] <= column and card.evaluate("c => c.scrollWidth <= c.clientWidth")
+        canvases = [page.locator("canvas").nth(i).bounding_box() for i in range(2)]
+        for canvas in canvases:
+            assert canvas["x"] + canvas["width"] <= box["x"] + box["width"]
+        if column >= 700:
+            assert canvases[0]["y"] == canvases[1]["y"] and box["height"] < 700, (canvases, box)
+        else:
+            assert canvases[1]["y"] > canvases[0]["y"] + canvases[0]["height"]  # stacked
+        context.close()

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.browser import PageWatcher, serve
 from utils.widgets import perceptron
-from utils.widgets.base import MAX_PAYLOAD_BYTES
+from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.perceptron import GATE_OUTPUTS, PerceptronPlayground, gate_dataset, playground_data
 
 JS = pathlib.Path(perceptron.__file__).with_name("perceptron.js")
@@ -134,6 +135,10 @@ for (const [name, c] of Object.entries(cases)) {
 const box = [[-1, -1], [1, -1], [1, 1], [-1, 1]];
 out.clip_upper = p.clipHalfPlane(box, [0, 1], 0, 1);
 out.clip_none = p.clipHalfPlane(box, [0, 0], -1, 1);
+// w = 0, b = 0: z = 0 everywhere, which outputs 1, so the "0" side must be empty (no grey overlap)
+out.zero_ones = p.clipHalfPlane(box, [0, 0], 0, 1);
+out.zero_zeros = p.clipHalfPlane(box, [0, 0], 0, -1);
+out.lower = p.clipHalfPlane(box, [0, 1], 0, -1);
 out.segment = p.boundarySegment([1, 1], -1.5, [-0.5, 1.5, -0.5, 1.5]);
 out.no_segment = p.boundarySegment([0, 0], 1, [-0.5, 1.5, -0.5, 1.5]);
 console.log(JSON.stringify(out));
@@ -142,7 +147,7 @@ console.log(JSON.stringify(out));
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_javascript_rule_matches_python(tmp_path):
-    (tmp_path / "perceptron.mjs").write_text(JS.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "perceptron.mjs").write_text(widget_module(JS), encoding="utf-8")
     (tmp_path / "run.mjs").write_text(NODE_SCRIPT, encoding="utf-8")
     cases = {}
     for name in ("AND", "OR", "XOR"):
@@ -162,7 +167,47 @@ def test_javascript_rule_matches_python(tmp_path):
         # From a zero start the step size only scales the weights: the same run, scaled.
         scaled = [[round(v * lr, 6) for v in state] for state in out["AND@1.0"]["trace"]]
         assert out[f"AND@{lr}"]["trace"] == scaled
+    box = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
     assert sorted(map(tuple, out["clip_upper"])) == [(-1, 0), (-1, 1), (1, 0), (1, 1)]
     assert out["clip_none"] == []  # z = -1 everywhere: nothing on the positive side
+    assert sorted(map(tuple, out["zero_ones"])) == sorted(map(tuple, box)) and out["zero_zeros"] == []
+    assert sorted(map(tuple, out["lower"])) == [(-1, -1), (-1, 0), (1, -1), (1, 0)]
     assert sorted(map(tuple, out["segment"])) == [(0.0, 1.5), (1.5, 0.0)]
     assert out["no_segment"] is None
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>perceptron widget</title></head>
+<body><div id="root"></div><script type="module">
+import widget from "./perceptron.js";
+const data = %s;
+const model = { get: (key) => (key === "data" ? data : undefined), on() {}, off() {} };
+widget.render({ model, el: document.getElementById("root") });
+window.rendered = true;
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_zero_weights_shade_everything_as_output_1_and_fit_the_width(browser, tmp_path, width):
+    """w = 0, b = 0 gives z = 0 everywhere, which the readout counts as output 1: the canvas must
+    show the "1" colour alone (it was a grey mix of both), and the widget fits a phone's width."""
+    (tmp_path / "perceptron.js").write_text(widget_module(JS), encoding="utf-8")
+    (tmp_path / "index.html").write_text(PAGE % json.dumps(playground_data(start="AND", w=(0, 0), b=0)),
+                                         encoding="utf-8")
+    with serve(tmp_path) as url:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.watcher = PageWatcher(page, url)
+        page.goto(url + "index.html", wait_until="load")
+        page.wait_for_function("window.rendered === true", timeout=10_000)
+        # the middle of the view, (0.5, 0.5), holds no point, boundary or arrow
+        r, g, b, a = page.evaluate("""() => { const c = document.querySelector('canvas');
+            return [...c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data]; }""")
+        assert a > 0 and r == 255 and b < 40, (r, g, b, a)  # orange (output 1), no blue mixed in
+        assert "0 of 4" not in page.locator(".dlb-perceptron").inner_text()
+        sizes = page.evaluate("""() => { const r = document.querySelector('.bw-root');
+            return [r.scrollWidth, r.clientWidth, r.getBoundingClientRect().right,
+                    document.documentElement.scrollWidth]; }""")
+        assert sizes[0] <= sizes[1] and sizes[2] <= width and sizes[3] <= width, sizes
+        page.watcher.assert_clean("perceptron widget page")
+        context.close()

@@ -4,6 +4,8 @@ Every test trains for real on the CPU, on real data (Fashion-MNIST, scikit-learn
 tiny models keep the file at a few seconds of training per test.
 """
 
+import math
+
 import matplotlib
 import pytest
 import torch
@@ -48,9 +50,9 @@ def without_times(history):
 
 def test_accuracy_counts_argmax_hits_and_single_logits():
     logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, -1.0], [0.1, 0.2]])
-    assert accuracy(logits, torch.tensor([0, 1, 1, 1])) == 0.75
-    assert accuracy(torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1, 1, 0])) == pytest.approx(1 / 3)
-    assert accuracy(torch.tensor([[2.0], [-1.0]]), torch.tensor([[1.0], [0.0]])) == 1.0
+    assert float(accuracy(logits, torch.tensor([0, 1, 1, 1]))) == 0.75
+    assert float(accuracy(torch.tensor([2.0, -1.0, 0.5]), torch.tensor([1, 1, 0]))) == pytest.approx(1 / 3)
+    assert float(accuracy(torch.tensor([[2.0], [-1.0]]), torch.tensor([[1.0], [0.0]]))) == 1.0
 
 
 def test_history_columns_and_learning_curve_plot(moons):
@@ -213,31 +215,31 @@ def test_gradient_clipping_limits_the_update(moons):
 
 # --- failure, stopping, schedules ---------------------------------------------------------------
 
-def test_a_nan_loss_stops_training_naming_the_step(moons):
+def test_a_nan_loss_stops_training_naming_the_step(moons, tmp_path):
     X, y, _, _ = moons
     torch.manual_seed(0)
     model = mlp()
-    snapshot, calls = [], 0
+    calls = 0
 
     def loss_fn(outputs, y):
         nonlocal calls
         calls += 1
         loss = nn.functional.cross_entropy(outputs, y)
-        if calls == 7:
-            snapshot.extend(weights(model))
-            return loss * float("nan")
-        return loss
+        return loss * float("nan") if calls == 7 else loss
 
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), 0.1), loss_fn, device=CPU, progress=False)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), 0.1), loss_fn, device=CPU, progress=False,
+                      checkpoint_path=tmp_path / "run.pt")
     with pytest.raises(FloatingPointError) as error:
         trainer.fit(TensorBatches(X, y, 64, seed=0), epochs=3)  # 5 batches per epoch
     message = str(error.value)
     assert "nan at epoch 2, batch 2 (optimizer step 7)" in message
-    assert "learning rate" in message and "grad_clip" in message
-    assert all(torch.equal(a, b) for a, b in zip(weights(model), snapshot))  # the bad batch changed nothing
+    assert "learning rate" in message and "grad_clip" in message and "still holds epoch 1" in message
+    assert len(trainer.history) == 1 and trainer.epoch == 1  # the failed epoch was not recorded
+    saved = torch.load(tmp_path / "run.pt", weights_only=True)
+    assert saved["epoch"] == 1 and all(torch.isfinite(w).all() for w in saved["model"].values())
 
 
-def test_a_diverging_run_is_stopped_before_its_weights_turn_nan(moons):
+def test_a_diverging_run_is_stopped_and_no_non_finite_value_is_recorded(moons):
     X, y, _, _ = moons
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
@@ -245,7 +247,8 @@ def test_a_diverging_run_is_stopped_before_its_weights_turn_nan(moons):
                       progress=False)
     with pytest.raises(FloatingPointError, match="lower learning rate"):
         trainer.fit(TensorBatches(X, y, 64, seed=0), epochs=20)
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert len(trainer.history) < 20  # stopped within the epoch the loss went NaN in
+    assert all(map(math.isfinite, trainer.history["train_loss"]))  # no non-finite value was recorded
 
 
 def _overfitting_run(moons, **trainer_args):

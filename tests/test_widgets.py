@@ -22,7 +22,11 @@ from tools import vendor_widget_js
 from utils.widgets import activations, attention
 from utils.widgets.activations import ActivationExplorer, activation_data
 from utils.widgets.attention import AttentionViewer, attention_data
+from utils.widgets.base import PRELUDE, BookWidget, widget_module
+from utils.widgets.gradflow import GradientFlowExplorer
+from utils.widgets.losses import LossExplorer
 from utils.widgets.lr_schedules import SCHEDULES, LRScheduleExplorer, schedule_data
+from utils.widgets.perceptron import PerceptronPlayground
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WIDGETS = pathlib.Path(activations.__file__).parent
@@ -108,7 +112,7 @@ def torch_lrs(name, p):
 
 def run_node(tmp_path, module, script, payload):
     """Run ``script`` (an ES module importing ./widget.mjs, a copy of ``module``) on a JSON payload."""
-    (tmp_path / "widget.mjs").write_text((WIDGETS / module).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "widget.mjs").write_text(widget_module(WIDGETS / module), encoding="utf-8")
     (tmp_path / "run.mjs").write_text(script, encoding="utf-8")
     result = subprocess.run(["node", "run.mjs", json.dumps(payload)], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60, check=True)
@@ -230,10 +234,10 @@ def test_attention_start_map_must_exist():
 
 def test_widget_scripts_are_self_contained():
     """Each widget's JavaScript imports nothing and fetches nothing: it must run from a page's state."""
-    scripts = sorted((ROOT / "utils" / "widgets").glob("*.js"))
+    scripts = sorted(set((ROOT / "utils" / "widgets").glob("*.js")) - {PRELUDE})
     assert len(scripts) >= 6, scripts  # every widget of the book, not only the three above
     for script in scripts:
-        source = script.read_text(encoding="utf-8")
+        source = widget_module(script)
         assert "export default" in source and "render" in source, script.name
         assert "import " not in source and "fetch(" not in source, script.name
         urls = source.replace('"http://www.w3.org/2000/svg"', "")  # an SVG namespace name, never fetched
@@ -264,11 +268,30 @@ def test_vendor_copies_files_and_writes_local_paths(tmp_path):
             (path / "inner").mkdir(parents=True)
             (path / "inner" / "part.js").write_text("// part\n")
     (node_modules / "@jupyter-widgets/html-manager/dist/abc.woff2").write_bytes(b"font")
+    (node_modules / "@jupyter-widgets/html-manager/dist/old.svg").write_bytes(b"<svg/>")  # old browsers only
     out = tmp_path / "_widget_js"
     count = vendor_widget_js.vendor(node_modules, out)
     assert (out / "widgets/require.js").is_file() and (out / "mathjax/tex-chtml.js").is_file()
-    assert (out / "widgets/abc.woff2").read_bytes() == b"font"
+    assert (out / "widgets/abc.woff2").read_bytes() == b"font" and not (out / "widgets/old.svg").exists()
     assert (out / "mathjax/sre/inner/part.js").is_file()
     local = (out / "widgets/local-paths.js").read_text()
     assert 'anywidget: here + "anywidget/index"' in local and "http" not in local
     assert count == sum(1 for p in out.rglob("*") if p.is_file())
+
+
+# ---- the shared prelude ----
+
+def test_every_widget_ships_the_shared_prelude_once():
+    """BookWidget puts prelude.js (bookUI: DOM and axis helpers, palette, responsive card) in front
+    of each widget's module, and no widget keeps its own copy of those helpers."""
+    prelude = PRELUDE.read_text(encoding="utf-8")
+    widgets = [ActivationExplorer, AttentionViewer, LRScheduleExplorer, LossExplorer, PerceptronPlayground,
+               GradientFlowExplorer]
+    for cls in widgets:
+        assert issubclass(cls, BookWidget)
+        assert cls._esm.startswith(prelude) and cls._esm.count("const bookUI =") == 1, cls.__name__
+        own = cls._esm[len(prelude):]
+        assert "bookUI" in own, f"{cls.__name__} does not use the shared prelude"
+        for helper in ("function el(", "function element(", "function svgEl(", "function ticks(",
+                       "devicePixelRatio", "document.createElement("):
+            assert helper not in own, f"{cls.__name__} keeps its own copy of {helper!r}"

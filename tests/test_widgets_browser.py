@@ -12,10 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.browser import PageWatcher, widgets_rendered
 from tests.test_widgets import torch_lrs
 
 GALLERY = "appendix/widget-gallery.html"
-WIDGETS = {"activations": ".bw-act", "lr_schedules": ".bw-lr", "attention": ".bw-att"}
+WIDGETS = {"activations": ".bw-act", "lr_schedules": ".bw-lr", "attention": ".bw-att",
+           "init_explorer": ".dlb-init"}
 
 
 @pytest.fixture
@@ -129,3 +131,72 @@ def test_attention_viewer_switches_heads_and_follows_the_mouse(gallery):
     att.locator(".chip").nth(3).hover()
     assert readout.get_attribute("data-query") == "3"
     gallery.watcher.assert_clean(GALLERY)
+
+
+
+def test_init_explorer_switches_settings_and_layers(gallery):
+    init = gallery.locator(WIDGETS["init_explorer"])
+    verdict = init.locator("div[data-kind]")
+    assert verdict.get_attribute("data-kind") == "shrinks"  # ReLU with Xavier, the gallery's start
+    before = canvas_pixels(init)
+    init.get_by_role("button", name="He (2/fan_in)").click()
+    assert verdict.get_attribute("data-kind") == "stable" and canvas_pixels(init) != before
+    assert set_slider(init, "layer", 50) == 50
+    assert init.locator(".readout").get_attribute("data-layer") == "50"
+    gallery.watcher.assert_clean(GALLERY)
+
+@pytest.fixture
+def narrow_gallery(browser, site_dir, site_url, request):
+    """The gallery in a window ``request.param`` px wide (a phone), widgets drawn."""
+    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    page = context.new_page()
+    page.watcher = PageWatcher(page, site_url)
+    page.goto(site_url + GALLERY, wait_until="networkidle")
+    widgets_rendered(page)
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("narrow_gallery", [360, 390], indirect=True)
+def test_gallery_widgets_fit_a_phone(narrow_gallery):
+    width = narrow_gallery.viewport_size["width"]
+    for name, selector in WIDGETS.items():
+        card = narrow_gallery.locator(selector)
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (name, box)
+        assert card.evaluate("c => c.scrollWidth <= c.clientWidth"), name
+    # the attention map's last column (it was cut off on a phone)
+    att = narrow_gallery.locator(WIDGETS["attention"])
+    last = att.locator("rect[data-j]").evaluate_all(
+        "rs => Math.max(...rs.map(r => r.getBoundingClientRect().right))")
+    assert last <= att.bounding_box()["x"] + att.bounding_box()["width"] <= width
+    narrow_gallery.watcher.assert_clean(GALLERY)
+
+
+def test_widgets_stay_legible_in_dark_mode(browser, site_url):
+    """In the site's dark mode the widgets keep their light card: the LR widget's code line was
+    pale pink (the dark theme's code colour) on the white canvas background."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+    page = context.new_page()
+    page.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+    page.goto(site_url + GALLERY, wait_until="networkidle")
+    widgets_rendered(page)
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    for selector in (*WIDGETS.values(), f"{WIDGETS['lr_schedules']} code"):
+        ratio = page.locator(selector).first.evaluate(CONTRAST_JS)
+        assert ratio >= 4.5, f"{selector}: contrast {ratio:.2f}"
+    context.close()
+
+
+# WCAG contrast of an element's text colour against the first opaque background behind it
+CONTRAST_JS = """(e) => {
+  const rgb = (s) => s.match(/[\\d.]+/g).map(Number);
+  const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  let node = e, bg = null;
+  while (node && node.nodeType === 1) { const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length < 4 || c[3] > 0.9) { bg = c; break; } node = node.parentElement; }
+  const fg = rgb(getComputedStyle(e).color);
+  const [a, b] = [lum(fg), lum(bg || [255, 255, 255])].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""

@@ -8,12 +8,18 @@ reaches for the internet fails the build here instead of on a reader's machine.
 That needs root and ``unshare``; otherwise the build runs normally and says so.
 Each build starts from a fresh _build/html (executed notebooks still come
 from the execution cache). The outcome (offline or not, seconds) goes to _build/build_info.json.
+
+After Sphinx, :func:`finish_site` does what the theme cannot be configured to do: it removes
+source maps and the theme's 1.5 MB Font Awesome script (its style sheet already draws the same
+icons from web fonts), and offers each executed notebook, outputs included, in the page's
+download menu beside the source notebook.
 """
 
 import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +56,74 @@ def forget_stale_executions():
     stamp.write_text(digest.hexdigest())
 
 
+# a whole line "//# sourceMappingURL=..." or "/*# sourceMappingURL=... */" (bundles hold several)
+SOURCE_MAP_COMMENT = re.compile(r"^(//# sourceMappingURL=[^\n]*|/\*# sourceMappingURL=[^\n]*?\*/)[ \t]*$\n?",
+                                re.M)
+FONTAWESOME_JS = re.compile(r'<(script defer src|link rel="preload" as="script" href)="[^"]*'
+                            r'_static/scripts/fontawesome\.js[^"]*"[^>]*>(</script>)?\n?')
+EXECUTED_DIR = "_executed"  # site folder of the executed notebooks
+
+
+def drop_source_maps(html):
+    """Delete the .map files and the comments that point at them: readers' browsers never need
+    them, and the theme's are 3.4 MB (a browser with its developer tools open fetches them)."""
+    for path in html.rglob("*.map"):
+        path.unlink()
+    for path in [*html.rglob("*.js"), *html.rglob("*.css")]:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        trimmed = SOURCE_MAP_COMMENT.sub("", text)
+        if trimmed != text:
+            path.write_text(trimmed, encoding="utf-8", errors="surrogateescape")
+
+
+def drop_fontawesome_js(html):
+    """Remove Font Awesome's script (1.5 MB on every page); the theme's CSS and web fonts draw the icons."""
+    for page in html.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        trimmed = FONTAWESOME_JS.sub("", text)
+        if trimmed != text:
+            page.write_text(trimmed, encoding="utf-8")
+    (html / "_static" / "scripts" / "fontawesome.js").unlink(missing_ok=True)
+
+
+def has_outputs(notebook):
+    return any(cell.get("outputs") for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"])
+
+
+def offer_executed_notebooks(html, executed):
+    """Copy each executed notebook into the site and link it from its page's download menu.
+
+    The theme's ".ipynb" item is the source notebook, which is stored without outputs; readers
+    who download to read offline want the outputs too. Exercise pages are not executed, so they
+    get no second item.
+    """
+    for notebook in sorted(executed.rglob("*.ipynb")):
+        relative = notebook.relative_to(executed)
+        page = html / relative.with_suffix(".html")
+        if not page.is_file() or not has_outputs(notebook):
+            continue
+        target = html / EXECUTED_DIR / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(notebook, target)
+        href = "../" * (len(relative.parts) - 1) + f"{EXECUTED_DIR}/{relative.as_posix()}"
+        item = (f'<li><a href="{href}" download '
+                'class="btn btn-sm btn-download-executed-button dropdown-item" '
+                'title="Download the notebook with its outputs"><span class="btn__icon-container">'
+                '<i class="fas fa-file-code"></i></span><span class="btn__text-container">'
+                '.ipynb with outputs</span></a></li>')
+        text = page.read_text(encoding="utf-8")
+        source_item = re.search(r'<li><a href="[^"]*_sources/[^"]*\.ipynb".*?</a>\s*</li>', text, re.S)
+        if source_item is None:
+            sys.exit(f"build_book: no source-notebook download item in {page}: did the theme change?")
+        page.write_text(text[:source_item.end()] + item + text[source_item.end():], encoding="utf-8")
+
+
+def finish_site(html=BUILD / "html", executed=BUILD / "jupyter_execute"):
+    drop_source_maps(html)
+    drop_fontawesome_js(html)
+    offer_executed_notebooks(html, executed)
+
+
 def main(argv):
     jupyter_book = pathlib.Path(sys.executable).with_name("jupyter-book")
     forget_stale_executions()
@@ -66,6 +140,8 @@ def main(argv):
     result = subprocess.run(command, cwd=ROOT)
     seconds = round(time.perf_counter() - start, 1)
     BUILD.mkdir(exist_ok=True)
+    if result.returncode == 0:
+        finish_site()
     info = {"offline": offline, "warnings_as_errors": True, "seconds": seconds, "ok": result.returncode == 0}
     (BUILD / "build_info.json").write_text(json.dumps(info, indent=2) + "\n")
     print(f"build_book: {'offline ' if offline else ''}build {'finished' if info['ok'] else 'FAILED'} "

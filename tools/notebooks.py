@@ -3,7 +3,9 @@
     python -m tools.notebooks sync     # put the canonical set-up cell first and strip outputs
 
 Every notebook opens with the same set-up cell (BOOK.md, "Notebook anatomy"). It is
-kept here, once; ``sync`` rewrites the notebooks from it and the tests check it.
+kept here, once; ``sync`` rewrites the notebooks from it and the tests check it
+(tests/test_setup_cell.py runs it as Colab would). On Colab it clones the repository
+(``$DLBOOK_REPO_URL`` overrides the URL; ``$DLBOOK_REFRESH`` updates an existing copy).
 """
 
 import pathlib
@@ -18,9 +20,16 @@ REPO_URL = "https://github.com/interactive-dl/dl-book"  # also in _config.yml (t
 SETUP_CELL = f'''# Set-up: the same cell opens every notebook of the book.
 import os, subprocess, sys
 REPO_URL = "{REPO_URL}"
-if "google.colab" in sys.modules and not os.path.isdir("dl-book"):
-    subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, "dl-book"], check=True)
-ROOT = next(d for d in (".", "..", "dl-book") if os.path.isfile(os.path.join(d, "utils", "env.py")))
+REPO_URL = os.environ.get("DLBOOK_REPO_URL", REPO_URL)  # a fork, or a local copy
+if "google.colab" in sys.modules:  # on Colab, fetch the book's code next to the notebook
+    if not os.path.isfile("dl-book/utils/env.py"):
+        subprocess.run(["git", "clone", "-q", "--depth=1", REPO_URL, "dl-book"], check=True)
+    elif os.environ.get("DLBOOK_REFRESH"):  # set it to update an older copy
+        subprocess.run(["git", "-C", "dl-book", "pull", "-q", "--ff-only"], check=True)
+ROOT = next((d for d in (".", "..", "dl-book") if os.path.isfile(os.path.join(d, "utils", "env.py"))), None)
+if ROOT is None:
+    raise FileNotFoundError(f"The book's utils/env.py is not in {{os.getcwd()}}, its parent or ./dl-book: "
+                            f"open this notebook inside the book's folder (git clone {{REPO_URL}}).")
 sys.path.insert(0, os.path.abspath(ROOT))
 from utils.env import setup
 DEVICE, SCALE = setup(seed=0)'''

@@ -32,7 +32,9 @@ COPIES = {
     "mathjax/a11y": "mathjax/es5/a11y",
     "mathjax/sre": "mathjax/es5/sre",
 }
-WIDGET_FONTS = ("*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg")  # icon fonts embed-amd.js loads
+# Icon fonts embed-amd.js loads. Its style sheet also names .eot and .svg versions (1.8 MB,
+# for Internet Explorer and Safari before 2014); no browser the book supports asks for them.
+WIDGET_FONTS = ("*.woff", "*.woff2", "*.ttf")
 
 # Loaded after require.js and before embed-amd.js. RequireJS then finds anywidget beside this
 # file instead of falling back to a CDN; and embed-amd.js, which fetches its icon fonts from the

@@ -77,7 +77,7 @@ def _prepare_colab(device):
 
 
 def setup(seed=0):
-    """Seed everything, pick the device, prepare Colab, and print one line saying so.
+    """Seed everything, pick the device, prepare Colab, set the figure style, print one line saying so.
 
     Returns ``(device, scale)``.
     """
@@ -85,6 +85,8 @@ def setup(seed=0):
     if in_colab():
         _prepare_colab(device)
     seed_everything(seed)
+    from utils.plot import use_book_style  # here, so importing utils.env stays light
+    use_book_style()  # one figure style for the whole book
     scale = current_scale(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(f"device: {name} | scale: {scale} | torch {torch.__version__} | seed {seed}")

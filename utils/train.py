@@ -3,19 +3,26 @@
 Chapter 7 writes a training loop by hand and then reads this file. Each feature a real
 run needs takes a few lines here:
 
-- device placement, optionally channels-last memory and ``torch.compile``;
-- mixed precision: bf16 autocast where the GPU has it, fp16 with a GradScaler on older
-  GPUs, off on the CPU unless asked for;
+- device placement, optionally channels-last memory and ``torch.compile`` (with a fallback
+  to the plain model when compilation fails);
+- mixed precision: bf16 autocast on GPUs that compute in bf16 natively, fp16 with a
+  GradScaler on older GPUs (Colab's T4), off on the CPU unless asked for;
 - gradient accumulation and clipping; schedulers stepped per batch or per epoch;
 - metrics, a progress bar, and a ``History`` of per-epoch records that plots itself;
-- early stopping with the best weights kept; checkpoints that resume a run exactly;
-- a clear error, naming the step, as soon as the loss is no longer a finite number.
+- early stopping with the best weights kept; checkpoints, written atomically, that resume
+  a run exactly, and clear errors when one does not fit;
+- a clear error, naming the batch, when the loss or the weights are no longer finite numbers.
+
+Speed: a training step never waits for the GPU. Losses and metrics stay on the device
+and are read (and checked) only when the progress bar redraws and at the end of each epoch.
 """
 
+import contextlib
 import math
 import pathlib
 import random
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -25,17 +32,22 @@ from utils.env import pick_device
 from utils.plot import plot_learning_curves
 
 
+class CheckpointError(Exception):
+    """A checkpoint file cannot be read, or does not fit the trainer loading it."""
+
+
 def accuracy(logits, y):
-    """The fraction of right predictions, as a float.
+    """The fraction of right predictions, as a 0-d tensor (``float(...)`` makes it a number).
 
     Logits [..., C] predict their largest class; a single logit per example ([N] or
-    [N, 1]) predicts class 1 when it is positive.
+    [N, 1]) predicts class 1 when it is positive. It stays a tensor on the logits' device:
+    turning it into a Python number at every batch would make the CPU wait for the GPU.
     """
     if logits.dim() == 1 or logits.shape[-1] == 1:
         predicted = (logits.reshape(-1) > 0).long()
     else:
         predicted = logits.argmax(dim=-1)
-    return (predicted == y.reshape(predicted.shape)).float().mean().item()
+    return (predicted == y.reshape(predicted.shape)).float().mean()
 
 
 class History:
@@ -72,8 +84,10 @@ def autocast_dtype(amp, device):
     if amp not in (True, "auto"):
         raise ValueError(f"amp must be False, True, 'auto' or a torch dtype, not {amp!r}")
     if device.type == "cuda":
-        # bf16 keeps float32's range, so it needs no loss scaling; GPUs older than Ampere lack it.
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # bf16 keeps float32's range, so it needs no loss scaling. Only GPUs of compute capability
+        # 8 (Ampere) and later compute in it; older ones, like Colab's T4 (7.5), merely emulate
+        # it, slowly, although torch.cuda.is_bf16_supported() says True. They get fp16.
+        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     # Elsewhere "auto" stays off (CPUs rarely gain from it); True asks for bf16 all the same.
     return torch.bfloat16 if amp is True else None
 
@@ -88,13 +102,15 @@ class Trainer:
     scheduler        a learning-rate scheduler, stepped after every optimizer step
                      (``scheduler_step="batch"``) or after every epoch (``"epoch"``);
                      ReduceLROnPlateau is always stepped per epoch, with the monitored value
-    amp              mixed precision: False (off), "auto" (bf16, else fp16, on CUDA; off
-                     elsewhere), True (as "auto", but bf16 on a CPU too) or a torch dtype
-    compile          run the model through ``torch.compile``
+    amp              mixed precision: False (off), "auto" (on CUDA: bf16 where the GPU has it,
+                     else fp16; off elsewhere), True (as "auto", but bf16 on a CPU too) or a dtype
+    compile          run the model through ``torch.compile``; the first epoch then includes the
+                     compilation (tens of seconds on a CPU), and if compiling fails the plain
+                     model is used, with one warning
     channels_last    keep images as [N, H, W, C] in memory, faster for convolutions on GPUs
     grad_clip        clip the norm of all gradients together to this value
     accumulate       sum the gradients of this many batches into one optimizer step
-    metrics          {name: fn(outputs, y) -> number}, e.g. {"acc": accuracy}
+    metrics          {name: fn(outputs, y) -> number or 0-d tensor}, e.g. {"acc": accuracy}
     early_stopping   stop when ``monitor`` has not improved for this many epochs, and put
                      the best weights back
     monitor          the record key that says which epoch is best, "val_loss" by default;
@@ -135,31 +151,36 @@ class Trainer:
         self.best = {"value": None, "epoch": None, "weights": None}
         self._train_batches = None  # kept so that save() can store their shuffling RNG
         self._batches_rng_state = None  # a loaded shuffling RNG state, for the next fit() to apply
+        self._unfinished_epoch = None  # an epoch that stopped partway (Ctrl-C, an error)
 
     def fit(self, train_batches, val_batches=None, epochs=1):
         """Train until ``epochs`` epochs have run in all, evaluating after each; return the History.
 
         ``epochs`` counts from the very start: a trainer that ``load``-ed a checkpoint
-        written after epoch 2 runs epochs 3 to 5 when asked for ``epochs=5``.
+        written after epoch 2 runs epochs 3 to 5 when asked for ``epochs=5``. After an
+        interruption (Ctrl-C) ``fit`` goes on from the last checkpoint.
         """
+        if self._unfinished_epoch is not None:
+            self._go_back_to_checkpoint()
         self._train_batches = train_batches
         generator = _shuffling_generator(train_batches)
         if self._batches_rng_state is not None and generator is not None:
             generator.set_state(self._batches_rng_state)  # resume the shuffling where it stopped
         self._batches_rng_state = None
+        if self.run_model is not self.model and self.epoch < epochs:
+            self._say("torch.compile: the first epoch includes compiling the model, so it runs slower.")
         # One bar for the whole run (a bar per epoch would embed a widget per epoch in the page);
         # each finished epoch also prints one line, which stays readable in a static page.
         length = _length(train_batches)
         with tqdm(total=length * (epochs - self.epoch) if length else None, disable=not self.progress) as bar:
             while self.epoch < epochs:
-                started = time.perf_counter()
-                bar.set_description(f"epoch {self.epoch + 1}/{epochs}")
-                results = self._train_epoch(train_batches, bar)
-                record = {"epoch": self.epoch + 1, **_prefixed("train_", results)}
-                if val_batches is not None:
-                    record.update(_prefixed("val_", self.evaluate(val_batches)))
-                record["lr"] = float(self.optimizer.param_groups[0]["lr"])
-                record["time"] = time.perf_counter() - started
+                try:
+                    record = self._run_epoch(train_batches, val_batches, epochs, bar)
+                except BaseException:
+                    # Ctrl-C or an error partway: the weights, optimizer and scheduler have moved
+                    # on, so this epoch cannot simply run again; the next fit() deals with it.
+                    self._unfinished_epoch = self.epoch + 1
+                    raise
                 self._say(f"epoch {record['epoch']}/{epochs}: " + ", ".join(
                     f"{key} {value:.4g}" for key, value in record.items() if key != "epoch"))
                 self.epoch += 1
@@ -170,7 +191,7 @@ class Trainer:
                 if self.checkpoint_path is not None:
                     self.save(self.checkpoint_path)
                     if improved:
-                        torch.save(self.best["weights"], best_weights_path(self.checkpoint_path))
+                        _save_atomically(self.best["weights"], best_weights_path(self.checkpoint_path))
                 if self.early_stopping is not None and self.epoch - self.best["epoch"] >= self.early_stopping:
                     self.restore_best()
                     self._say(f"Early stop after epoch {self.epoch}: {self.monitor} has not improved "
@@ -179,66 +200,77 @@ class Trainer:
                     break
         return self.history
 
+    def _run_epoch(self, train_batches, val_batches, epochs, bar):
+        """Train one epoch and validate; return its record. Nothing non-finite gets past here."""
+        started = time.perf_counter()
+        bar.set_description(f"epoch {self.epoch + 1}/{epochs}")
+        record = {"epoch": self.epoch + 1, **_prefixed("train_", self._train_epoch(train_batches, bar))}
+        if not bool(torch.stack([p.isfinite().all() for p in self.model.parameters()]).all()):
+            raise FloatingPointError(self._stopped(
+                f"Some weights are no longer finite after epoch {self.epoch + 1} (optimizer step "
+                f"{self.step}), although every loss was: the gradients of the last step were not finite."))
+        if val_batches is not None:
+            record.update(_prefixed("val_", self.evaluate(val_batches)))
+            if not all(math.isfinite(value) for value in record.values()):
+                raise FloatingPointError(self._stopped(
+                    f"Validation after epoch {self.epoch + 1} (optimizer step {self.step}) gave non-finite "
+                    f"values: {record}. Check the validation inputs and targets too."))
+        record["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        record["time"] = time.perf_counter() - started
+        return record
+
     def _train_epoch(self, batches, bar):
         """One pass over ``batches`` that updates the weights; returns the mean loss and metrics."""
         self.model.train()
-        totals, count, batch_index = {}, 0, 0
+        tally = _Tally(self.metrics, epoch=self.epoch + 1, stopped=self._stopped)
+        batch_index = 0
         for batch_index, batch in enumerate(batches, start=1):
             x, y = self._to_device(*batch)
             with self._autocast():
-                outputs = self.run_model(x)
+                outputs = self._forward(x)
                 loss = self.loss_fn(outputs, y)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(
-                    f"The loss is {loss_value} at epoch {self.epoch + 1}, batch {batch_index} (optimizer "
-                    f"step {self.step + 1}); training stopped before this batch changed the weights. Usual "
-                    "fixes: a lower learning rate, gradient clipping (grad_clip=1.0), bf16 instead of fp16, "
-                    "and checking the inputs and targets for NaN, Inf or out-of-range values.")
-            # Dividing by `accumulate` makes the summed gradients those of the mean over all the batches.
-            self.scaler.scale(loss / self.accumulate).backward()
+            tally.add(loss, outputs, y, step=self.step + 1)
+            if self.accumulate > 1:  # the summed gradients are then those of the group's mean loss
+                loss = loss / self.accumulate
+            self.scaler.scale(loss).backward()
             if batch_index % self.accumulate == 0:
                 self._optimizer_step()
-            count += self._add_results(totals, loss_value, outputs, y)
-            bar.update()
-            if self.progress:
-                bar.set_postfix({name: f"{total / count:.4f}" for name, total in totals.items()},
-                                refresh=False)
-        if count == 0:
+            if bar.update() and self.progress:  # the bar redrew: a few times a second at most
+                bar.set_postfix({name: f"{mean:.4f}" for name, mean in tally.means().items()}, refresh=False)
+        if batch_index == 0:
             raise ValueError("train_batches gave no batches")
-        if batch_index % self.accumulate != 0:  # the last batches of the epoch still make a step
+        if self.progress:
+            bar.set_postfix({name: f"{mean:.4f}" for name, mean in tally.means().items()}, refresh=False)
+        leftover = batch_index % self.accumulate
+        if leftover:  # a last, smaller group: its gradients were divided by `accumulate`, not by its size
+            for parameter in self.model.parameters():
+                if parameter.grad is not None:
+                    parameter.grad.mul_(self.accumulate / leftover)
             self._optimizer_step()
-        return {name: total / count for name, total in totals.items()}
+        return tally.means()
 
     @torch.no_grad()
     def evaluate(self, batches):
         """The mean loss and metrics over ``batches``, without training: {"loss": ..., name: ...}."""
         self.model.eval()  # dropout off, batch norm uses its running statistics
-        totals, count = {}, 0
+        tally = _Tally(self.metrics)
         for batch in batches:
             x, y = self._to_device(*batch)
             with self._autocast():
-                outputs = self.run_model(x)
-                loss = self.loss_fn(outputs, y)
-            count += self._add_results(totals, loss.item(), outputs, y)
-        return {name: total / count for name, total in totals.items()}
-
-    def _add_results(self, totals, loss_value, outputs, y):
-        """Add one batch's loss and metrics, weighted by its size, to ``totals``; return the size."""
-        size = len(y)
-        totals["loss"] = totals.get("loss", 0.0) + loss_value * size
-        with torch.no_grad():
-            for name, metric in self.metrics.items():
-                totals[name] = totals.get(name, 0.0) + float(metric(outputs, y)) * size
-        return size
+                outputs = self._forward(x)
+                tally.add(self.loss_fn(outputs, y), outputs, y)
+        return tally.means()
 
     def _optimizer_step(self):
         if self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not fp16-scaled ones
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.scaler.step(self.optimizer)  # with fp16, skipped when a gradient overflowed
-        self.scaler.update()
+        scale = self.scaler.get_scale()  # always 1.0 without fp16
+        self.scaler.step(self.optimizer)  # with fp16, skipped when a gradient overflowed...
+        self.scaler.update()  # ...and then the scale is lowered
         self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler.get_scale() < scale:
+            return  # a skipped step does not count, and the schedule waits for a real one
         self.step += 1
         if self.scheduler is not None and self.scheduler_step == "batch":
             self.scheduler.step()
@@ -272,43 +304,97 @@ class Trainer:
     def save(self, path):
         """Write the whole training state to ``path``, enough for ``load`` to go on exactly."""
         generator = _shuffling_generator(self._train_batches)
-        state = {
+        _save_atomically({
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "scaler": self.scaler.state_dict(),
+            "kinds": self._kinds(),
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history.records,
             "best": self.best,
             "rng": _global_rng_states(),
             "batches_rng": generator.get_state() if generator is not None else None,
-        }
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        torch.save(state, partial)
-        partial.replace(path)  # an interrupted save never leaves a half-written checkpoint
+        }, path)
 
     def load(self, path):
         """Restore a state written by ``save`` into this trainer; returns the trainer.
 
         Build the trainer as for the original run (same model, optimizer and scheduler
         kinds), load, then call ``fit`` with the same data and ``epochs``: the run ends
-        exactly as if it had never stopped.
+        exactly as if it had never stopped. A file that cannot be read, or that does not
+        fit this trainer, raises ``CheckpointError`` saying why.
         """
-        state = torch.load(path, map_location="cpu", weights_only=True)  # plain data only: runs no code
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        path = pathlib.Path(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)  # plain data only: runs no code
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # empty, truncated, or not written by torch.save
+            raise CheckpointError(f"{path} cannot be read as a checkpoint ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else 'no details'}); it is "
+                                  "probably empty or truncated. Use another copy or start afresh.") from exc
+        if not isinstance(state, dict) or "optimizer" not in state:
+            raise CheckpointError(f"{path} holds no training state, so it is not a Trainer checkpoint. "
+                                  "For a best-weights file use "
+                                  "model.load_state_dict(torch.load(path, weights_only=True)).")
+        saved = state.get("kinds", self._kinds())  # checkpoints from before kinds were saved: trusted
+        if saved != self._kinds():
+            raise CheckpointError(f"{path} was saved by a trainer with {_describe(saved)}, but this one has "
+                                  f"{_describe(self._kinds())}: build the trainer as for the original run.")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{path} does not fit this trainer: {exc}") from exc
         self.epoch, self.step = state["epoch"], state["step"]
         self.history = History(state["history"])
         self.best = state["best"]
         _set_global_rng_states(state["rng"])
         self._batches_rng_state = state["batches_rng"]
+        self._unfinished_epoch = None
         return self
+
+    def _kinds(self):
+        return {"optimizer": type(self.optimizer).__name__,
+                "scheduler": type(self.scheduler).__name__ if self.scheduler is not None else None}
+
+    def _go_back_to_checkpoint(self):
+        """After an epoch stopped partway, restart from the last checkpoint, or say what to do."""
+        epoch, path = self._unfinished_epoch, self.checkpoint_path
+        if path is None or not path.is_file():
+            raise RuntimeError(
+                f"Epoch {epoch} stopped partway, so the weights, optimizer and scheduler are in the middle "
+                "of it and training cannot go on exactly; and there is no checkpoint to go back to. The "
+                f"model and trainer.history (epochs 1 to {self.epoch}) are usable as they are. To train "
+                "further, build a new Trainer (with a new optimizer and scheduler) around the model; pass "
+                "checkpoint_path= to make a run resumable.")
+        self._say(f"Epoch {epoch} stopped partway: going on from {path}.")
+        self.load(path)
+
+    def _stopped(self, problem):
+        """The message of a FloatingPointError: what went wrong, what was kept, the usual fixes."""
+        kept = f" {self.checkpoint_path} still holds epoch {self.epoch}." if self.checkpoint_path else ""
+        return (f"{problem} Training stopped.{kept} Usual fixes: a lower learning rate, gradient clipping "
+                "(grad_clip=1.0), bf16 instead of fp16, and checking the inputs and targets for NaN, Inf or "
+                "out-of-range values.")
+
+    def _forward(self, x):
+        """``run_model(x)``; if ``torch.compile`` cannot compile the model, the plain model from then on."""
+        try:
+            return self.run_model(x)
+        except Exception as exc:
+            if self.run_model is self.model:
+                raise
+            # e.g. no working C++ compiler, or an operation the compiler does not support
+            warnings.warn(f"torch.compile failed ({type(exc).__name__}: {str(exc).strip()[:300]}); "
+                          "training goes on without compiling (same results, slower).", stacklevel=3)
+            self.run_model = self.model
+            return self.model(x)
 
     def _to_device(self, x, y):
         x = x.to(self.device, non_blocking=True)
@@ -317,11 +403,57 @@ class Trainer:
         return x, y.to(self.device, non_blocking=True)
 
     def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()  # not torch.autocast(enabled=False): some devices lack it
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     def _say(self, message):
         if self.progress:
             tqdm.write(message)
+
+
+class _Tally:
+    """Each batch's size, loss and metrics, left on the device until ``means`` reads them all at once.
+
+    Reading one value from a GPU makes the CPU wait until the GPU has finished all its queued
+    work; reading at every batch would keep the GPU idle while the CPU prepares the next one.
+    """
+
+    def __init__(self, metrics, epoch=None, stopped=None):
+        self.metrics, self.epoch, self.stopped = metrics, epoch, stopped
+        self.totals = {"loss": 0.0, **dict.fromkeys(metrics, 0.0)}
+        self.count = self.batches = 0
+        self.pending = []  # (batch size, optimizer step, {name: value}) of the batches not read yet
+
+    def add(self, loss, outputs, y, step=None):
+        values = {"loss": loss.detach()}
+        if self.metrics:
+            with torch.no_grad():
+                values.update((name, metric(outputs, y)) for name, metric in self.metrics.items())
+        self.pending.append((len(y), step, values))
+
+    def means(self):
+        """The mean loss and metrics so far, weighted by batch size, as floats.
+
+        When training (``epoch`` given), a loss that is not finite raises FloatingPointError naming its batch.
+        """
+        if self.pending:
+            sizes = torch.tensor([size for size, _, _ in self.pending], dtype=torch.float64)
+            for name in self.totals:
+                values = torch.stack([torch.as_tensor(batch[name]).float().reshape(())
+                                      for _, _, batch in self.pending]).cpu().double()
+                if name == "loss" and self.epoch is not None and not values.isfinite().all():
+                    first = int((~values.isfinite()).nonzero()[0])
+                    raise FloatingPointError(self.stopped(
+                        f"The loss is {values[first].item()} at epoch {self.epoch}, batch "
+                        f"{self.batches + first + 1} (optimizer step {self.pending[first][1]})."))
+                self.totals[name] += float(values @ sizes)
+            self.count += int(sizes.sum())
+            self.batches += len(self.pending)
+            self.pending.clear()
+        if self.count == 0:
+            raise ValueError("the batches were empty: there is nothing to average")
+        return {name: total / self.count for name, total in self.totals.items()}
 
 
 def best_weights_path(checkpoint_path):
@@ -331,6 +463,24 @@ def best_weights_path(checkpoint_path):
     """
     path = pathlib.Path(checkpoint_path)
     return path.with_name(f"{path.stem}.best{path.suffix}")
+
+
+def _save_atomically(obj, path):
+    """``torch.save`` into a ``.part`` file renamed to ``path`` once complete: a crash or a full disk
+    never leaves a half-written file under the real name, nor a stray ``.part``."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    try:
+        torch.save(obj, partial)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _describe(kinds):
+    return f"optimizer {kinds['optimizer']} and " + (f"scheduler {kinds['scheduler']}" if kinds["scheduler"]
+                                                      else "no scheduler")
 
 
 def _prefixed(prefix, results):
@@ -353,7 +503,8 @@ def _global_rng_states():
     return {"python": random.getstate(),
             "numpy": [name, keys.tolist(), position, has_gauss, gauss],  # lists load with weights_only
             "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "mps": torch.mps.get_rng_state() if torch.backends.mps.is_available() else None}
 
 
 def _set_global_rng_states(states):
@@ -363,3 +514,5 @@ def _set_global_rng_states(states):
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+    if states.get("mps") is not None and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(states["mps"])

@@ -12,7 +12,16 @@ from typing import NamedTuple
 
 import torch
 
-from utils.data.files import CorruptFileError, DataNotFoundError, fetch, read_idx, user_cache_dir
+from utils.data.files import (
+    CorruptFileError,
+    DataNotFoundError,
+    ensure_writable,
+    fetch,
+    md5_of,
+    read_idx,
+    remove_bad_file,
+    user_cache_dir,
+)
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -23,9 +32,9 @@ URL_ENV_VAR = "FASHION_MNIST_URL"  # a mirror to download from instead of DEFAUL
 DEFAULT_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 DEBIAN_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")  # `apt install dataset-fashion-mnist`
 
-# MD5s of the files as the canonical source serves them; downloads must match. Debian ships
-# the files recompressed (its .gz files have other MD5s), so files found on disk
-# are checked by their structure instead: gzip CRC, IDX header and length.
+# MD5s of the files as the canonical source serves them; downloads, and the cache they fill,
+# must match. Debian ships the files recompressed (its .gz files have other MD5s), so other
+# files found on disk are checked by their structure instead: gzip CRC, IDX header and length.
 CANONICAL_MD5 = {
     "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
     "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
@@ -56,7 +65,8 @@ def load_fashion_mnist(path=None, device="cpu", download=True, base_url=None):
     1. ``path``, else the folder named by ``$FASHION_MNIST_DIR``. When either is given it is
        the only place used, so a typo is an error rather than a silent fallback.
     2. ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist`` package).
-    3. The user cache, ``~/.cache/dl-book/fashion-mnist`` (``$XDG_CACHE_HOME`` is honoured).
+    3. The user cache, ``~/.cache/dl-book/fashion-mnist`` (``$DLBOOK_CACHE_DIR`` or
+       ``$XDG_CACHE_HOME`` move it); its files are MD5-checked, like downloads.
     4. If ``download`` is true, the files missing from the cache are downloaded there from
        ``base_url`` (default ``$FASHION_MNIST_URL``, else ``DEFAULT_URL``) and MD5-checked.
 
@@ -96,6 +106,16 @@ def _missing(folder):
     return [name for name in CANONICAL_MD5 if _locate(folder, name) is None]
 
 
+def _cache_is_complete(cache):
+    """True if the cache holds the four files as downloaded. One whose MD5 is wrong (changed or
+    damaged since) is deleted, raising CorruptFileError: it would otherwise load silently."""
+    for name, md5 in CANONICAL_MD5.items():
+        path = cache / name
+        if path.is_file() and (actual := md5_of(path)) != md5:
+            remove_bad_file(path, f"has MD5 {actual}, not the canonical {md5} it was downloaded with")
+    return all((cache / name).is_file() for name in CANONICAL_MD5)
+
+
 def _find_folder(path, download_allowed, base_url):
     if path is None and os.environ.get(PATH_ENV_VAR):
         path = os.environ[PATH_ENV_VAR]
@@ -106,15 +126,17 @@ def _find_folder(path, download_allowed, base_url):
                                     f"files there, or unset ${PATH_ENV_VAR} / drop path= to use the "
                                     "Debian package, the cache or a download.")
         return folder
+    if not _missing(DEBIAN_DIR):
+        return DEBIAN_DIR
     cache = user_cache_dir("fashion-mnist")
-    for folder in (DEBIAN_DIR, cache):
-        if not _missing(folder):
-            return folder
+    if _cache_is_complete(cache):
+        return cache
     problem = "downloading was not allowed (download=False)"
     if download_allowed:
+        ensure_writable(cache)
         base_url = base_url or os.environ.get(URL_ENV_VAR) or DEFAULT_URL
         try:
-            for name in _missing(cache):
+            for name in [name for name in CANONICAL_MD5 if not (cache / name).is_file()]:
                 print(f"Downloading {name} from {base_url} into {cache}")
                 fetch(base_url.rstrip("/") + "/" + name, cache / name, md5=CANONICAL_MD5[name])
             return cache

@@ -26,10 +26,41 @@ class CorruptFileError(ValueError):
     """A dataset file exists but its contents are wrong (truncated, corrupt, bad checksum)."""
 
 
+CACHE_ENV_VAR = "DLBOOK_CACHE_DIR"  # where downloads go, instead of ~/.cache/dl-book
+
+
 def user_cache_dir(name):
-    """``$XDG_CACHE_HOME/dl-book/<name>``, by default ``~/.cache/dl-book/<name>``."""
+    """``$DLBOOK_CACHE_DIR/<name>`` if set, else ``$XDG_CACHE_HOME/dl-book/<name>``, by default
+    ``~/.cache/dl-book/<name>``."""
+    if os.environ.get(CACHE_ENV_VAR):
+        return pathlib.Path(os.environ[CACHE_ENV_VAR]).expanduser() / name
     root = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
     return pathlib.Path(root) / "dl-book" / name
+
+
+def ensure_writable(folder):
+    """Create ``folder`` if needed and check a file can be written there; raise DataNotFoundError if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise DataNotFoundError(f"The cache folder {folder} is not writable ({exc.strerror or exc}), so "
+                                f"nothing can be downloaded into it. Choose another: set ${CACHE_ENV_VAR}="
+                                "/a/writable/folder (or $XDG_CACHE_HOME), or pass path= to use files you "
+                                "already have.") from exc
+
+
+def remove_bad_file(path, problem):
+    """Delete a cached file that failed its check, and raise CorruptFileError saying so (or why not)."""
+    try:
+        path.unlink()
+        done = "it was deleted; run this again to download it afresh."
+    except OSError as exc:
+        done = (f"it could not be deleted ({exc.strerror or exc}): delete it by hand, or set "
+                f"${CACHE_ENV_VAR} to a writable folder.")
+    raise CorruptFileError(f"{path} {problem}: {done}")
 
 
 def md5_of(path):

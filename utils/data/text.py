@@ -1,14 +1,17 @@
 """Text corpora for the sequence chapters: one that every Python has, one that is downloaded."""
 
+import os
 import pathlib
 
-from utils.data.files import CorruptFileError, DataNotFoundError, fetch, user_cache_dir
+from utils.data.files import CorruptFileError, DataNotFoundError, fetch, remove_bad_file, user_cache_dir
 
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINY_SHAKESPEARE_BYTES = 1_115_394  # the canonical file's size; it is plain ASCII
+TINY_SHAKESPEARE_START = b"First Citizen:\nBefore we proceed any further, hear me speak.\n"
+SHAKESPEARE_ENV_VAR = "TINY_SHAKESPEARE_PATH"  # a copy of the file already on disk
 
 
-def load_text_corpus(name="python-docs", url=None):
+def load_text_corpus(name="python-docs", url=None, path=None):
     """A text corpus as one string.
 
     ``"python-docs"`` (the default, always offline): the Python Language Reference as
@@ -19,13 +22,18 @@ def load_text_corpus(name="python-docs", url=None):
     versions). Copyright the Python Software Foundation, under the PSF License Agreement.
 
     ``"shakespeare"``: Tiny Shakespeare, 1,115,394 characters of Shakespeare's plays
-    (public domain) as compiled by Andrej Karpathy for char-rnn. Downloaded once from
-    ``url`` (default ``TINY_SHAKESPEARE_URL``) into ``~/.cache/dl-book/text`` and
-    checked by its size; it needs a network the first time.
+    (public domain) as compiled by Andrej Karpathy for char-rnn. Read from ``path`` (or
+    ``$TINY_SHAKESPEARE_PATH``) when given; otherwise downloaded once from ``url`` (default
+    ``TINY_SHAKESPEARE_URL``) into ``~/.cache/dl-book/text`` (``$DLBOOK_CACHE_DIR`` moves
+    it), which needs a network the first time. Checked by its size, its bytes (ASCII) and its
+    first lines; a bad file in the cache is deleted.
     """
     if name == "python-docs":
         return _python_reference()
     if name == "shakespeare":
+        path = path or os.environ.get(SHAKESPEARE_ENV_VAR)
+        if path is not None:
+            return _checked_shakespeare(pathlib.Path(path).expanduser(), cached=False)
         return _tiny_shakespeare(url or TINY_SHAKESPEARE_URL)
     raise ValueError(f"unknown corpus {name!r}: choose 'python-docs' or 'shakespeare'")
 
@@ -48,14 +56,20 @@ def _tiny_shakespeare(url):
             raise DataNotFoundError(f"Tiny Shakespeare is not in {path.parent} and downloading it from "
                                     f"{url} failed ({exc}). Go online, or use the offline corpus "
                                     "load_text_corpus('python-docs').") from exc
-    return _checked_shakespeare(path)
+    return _checked_shakespeare(path, cached=True)
 
 
-def _checked_shakespeare(path: pathlib.Path):
+def _checked_shakespeare(path: pathlib.Path, cached):
+    """The file's text if it is Tiny Shakespeare; else CorruptFileError (and a cached copy is deleted)."""
     data = path.read_bytes()
-    if len(data) != TINY_SHAKESPEARE_BYTES or not data.isascii():
-        path.unlink()
-        raise CorruptFileError(f"{path} has {len(data):,} bytes, not the canonical "
-                               f"{TINY_SHAKESPEARE_BYTES:,} ASCII bytes: it was deleted; run again to "
-                               "download it afresh.")
-    return data.decode("ascii")
+    if len(data) != TINY_SHAKESPEARE_BYTES:
+        problem = f"has {len(data):,} bytes, not the canonical {TINY_SHAKESPEARE_BYTES:,}"
+    elif not data.isascii():
+        problem = f"is not plain ASCII (byte {next(i for i, b in enumerate(data) if b > 127):,} is not)"
+    elif not data.startswith(TINY_SHAKESPEARE_START):
+        problem = f"does not start with the play's first lines ({TINY_SHAKESPEARE_START[:14]!r}...)"
+    else:
+        return data.decode("ascii")
+    if cached:
+        remove_bad_file(path, f"{problem}; it is not Tiny Shakespeare")
+    raise CorruptFileError(f"{path} {problem}; it is not Tiny Shakespeare.")

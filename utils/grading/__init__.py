@@ -20,10 +20,16 @@ The modules, one concern each:
 | proxy       | grader  | starting the sandboxed student process, feeding it cells, calling into it |
 | forkserver  | grader  | a process that imported torch once and forks each student process from itself |
 | sandbox     | student | the fences: namespaces, hidden folders, read-only files, limits, no privileges |
+| cgroup      | grader  | a control group per sandbox: one CPU and a few tasks for all its processes |
+| scratch     | grader  | removing scratch folders whatever a submission left in them (no recursion) |
 | worker      | student | the sandboxed process's main program |
+| kernel      | student | running cells, calls and scenarios against the student's names (grading and check) |
+| scenario    | both    | a test's short procedure, sent as source and run next to the student's objects |
+| rules       | both    | "write it yourself": library functions switched off while an exercise is checked |
 | hidden      | grader  | the hidden-test API (``@hidden_test``) and running the tests |
 | grader      | grader  | grading one submission or a folder of them, in parallel |
 | report      | grader  | results.json (Gradescope format), the CSV and the table |
+| gradescope  | grader  | the Gradescope autograder zip, and grading inside it |
 """
 
 from .check import check

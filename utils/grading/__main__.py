@@ -4,9 +4,14 @@
     python -m utils.grading submissions/     --tests solutions/ --out grading-output --jobs 4
 
 A single notebook writes OUT/results.json; a folder writes OUT/<name>/results.json for
-each file in it and OUT/grades.csv. A table goes to stdout. The exit status is 0 when
+each file in it and OUT/grades.csv, each as soon as that submission is graded (so an
+interrupted run keeps what it finished). A table goes to stdout. The exit status is 0 when
 every submission was graded (whatever its score) and 1 when the grader itself failed
 (a broken hidden test, a sandbox that could not start); usage errors give 2.
+
+Each notebook is graded with the exercise set its metadata names, unless ``--set NN_slug``
+says which set the whole run is; the grader warns when a notebook's code, its metadata and
+``--set`` disagree, and when a folder mixes sets.
 """
 
 import argparse
@@ -15,7 +20,7 @@ import pathlib
 import sys
 
 from . import report
-from .grader import Grader
+from .grader import Grader, mark_mixed_sets
 from .notebook import available_sets
 from .proxy import ROOT, Limits
 
@@ -30,7 +35,9 @@ def parse_args(argv):
                         help="where results go (default: grading-output/)")
     parser.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                         help="submissions graded at once (default: up to 4)")
-    parser.add_argument("--set", dest="exercise_set", help="grade every submission as this set (NN_slug)")
+    parser.add_argument("--set", dest="exercise_set",
+                        help="grade every submission as this set (NN_slug), whatever its metadata says "
+                             "(recommended: a student can edit the metadata)")
     parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds,
                         help=f"seconds for one call into student code (default {defaults.call_seconds:g})")
     parser.add_argument("--cell-timeout", type=float, default=defaults.cell_seconds,
@@ -64,20 +71,34 @@ def main(argv=None):
     hidden_from_students = [folder or args.submission.resolve().parent, args.out]
     args.out.mkdir(parents=True, exist_ok=True)
     grader = Grader(args.tests, limits, exercise_set=args.exercise_set, hide=hidden_from_students)
-    all_graded = grader.grade_all(paths, jobs=args.jobs)
+    done, write_errors, order = [], [], {path: n for n, path in enumerate(paths)}
+
+    def write(graded):  # as soon as one is graded: its results.json, then grades.csv so far
+        done.append(graded)
+        try:
+            if folder:
+                report.write_results(graded, args.out / graded.name)
+                mark_mixed_sets(done)
+                report.write_csv(sorted(done, key=lambda g: order[g.path]), args.out / "grades.csv")
+            else:
+                report.write_results(graded, args.out)
+        except OSError as error:
+            write_errors.append(f"cannot write the results of {report.clean(graded.path.name)}: {error}")
+
+    all_graded = grader.grade_all(paths, jobs=args.jobs, on_graded=write)
 
     if folder:
-        for graded in all_graded:
-            report.write_results(graded, args.out / graded.name)
-        report.write_csv(all_graded, args.out / "grades.csv")
         print(report.folder_table(all_graded))
         print(f"\nresults: {args.out}/<name>/results.json and {args.out / 'grades.csv'}")
     else:
-        path = report.write_results(all_graded[0], args.out)
         print(report.submission_table(all_graded[0]))
-        print(f"\nresults: {path}")
+        print(f"\nresults: {args.out / 'results.json'}")
     _print_isolation(all_graded)
-    errors = [error for graded in all_graded for error in graded.grader_errors]
+    # A doubtful set goes to stderr too; a folder of several sets is shown in the table and CSV only.
+    for graded in [g for g in all_graded if g.set_warning]:
+        print(f"WARNING: {report.clean(graded.path.name)}: {report.clean(graded.set_warning)}",
+              file=sys.stderr)
+    errors = [report.clean(error) for graded in all_graded for error in graded.grader_errors] + write_errors
     for error in errors:
         print(f"\nGRADER ERROR: {error}", file=sys.stderr)
     return 1 if errors else 0

@@ -10,10 +10,13 @@ conversion as in grading, so a result the grader could not read fails here too.
 """
 
 import os
+import sys
+import types
 
 from . import public
 from .expect import Failure, StudentError
-from .plain import Handle, NotPlainData, roundtrip
+from .kernel import Kernel
+from .plain import Handle, roundtrip
 from .student import Student
 
 GRADER_ENV_VAR = "DLBOOK_GRADER"  # set in the grader's sandbox, where visible checks are skipped
@@ -21,28 +24,38 @@ _MISSING = object()
 
 
 class LocalStudent(Student):
-    """The student's objects, called directly in their own kernel."""
+    """The student's objects, run in their own kernel by the same code as in grading (``kernel.py``)."""
 
-    def __init__(self, names):
-        self._names = dict(names)
-        self._kept = []
+    def __init__(self, names, scopes=()):
+        self._kernel = Kernel(dict(names), scopes=list(scopes), catches=Exception)
 
-    def _invoke(self, target, method, args, kwargs, keep):
-        function = self._kept[target.number] if isinstance(target, Handle) else self._names[target]
-        args, kwargs = roundtrip(args), roundtrip(kwargs)  # copies: the student cannot change the test's data
-        try:
-            if method is not None:
-                function = getattr(function, method)
-            result = function(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001  (whatever the student's code raised)
-            raise StudentError(type(error).__name__, str(error)) from error
-        if keep:
-            self._kept.append(result)
-            return {"ok": Handle(len(self._kept) - 1)}
-        try:
-            return {"ok": roundtrip(result)}
-        except NotPlainData as error:
-            return {"unreadable": str(error)}
+    def _send(self, request):
+        request = {**request, "args": roundtrip(request["args"]),  # copies: the student cannot
+                   "kwargs": roundtrip(request["kwargs"])}         # change the test's data
+        reply = self._kernel.handle(request)
+        if "ok" in reply and not isinstance(reply["ok"], Handle):
+            return {"ok": roundtrip(reply["ok"])}  # exact built-in types, as the grader receives
+        return reply
+
+
+def _globals_of(obj):
+    """The global names of the notebook that defined ``obj`` (where rules switch names off too)."""
+    if isinstance(obj, types.FunctionType):
+        return [obj.__globals__]
+    module = sys.modules.get(getattr(obj if isinstance(obj, type) else type(obj), "__module__", None))
+    return [vars(module)] if module is not None else []
+
+
+def passed_text(name, count):
+    """What ``check`` prints when every visible test passed (CI compares notebook outputs with it)."""
+    return (f"✔ {name}: passed {count}/{count} visible checks. "
+            "(Grading also runs hidden tests on other inputs.)")
+
+
+def not_implemented_text(name):
+    """What ``check`` prints for an exercise still raising the stub's ``NotImplementedError``."""
+    return (f"{name} is not implemented yet: replace the `raise NotImplementedError(...)` line with your "
+            "code, run that cell, then run this check again.")
 
 
 def check(target, value=_MISSING):
@@ -57,15 +70,15 @@ def check(target, value=_MISSING):
     if not tests:
         print(f"There are no visible checks for {name!r}. Is the name spelled as in the exercise?")
         return
-    student = LocalStudent({name: obj})
+    student = LocalStudent({name: obj}, scopes=_globals_of(obj))
     failures = []
     for test in tests:
         try:
-            test.function(student)
+            with student._testing(name):  # the exercise's "write it yourself" rules apply here too
+                test.function(student)
         except StudentError as error:
             if error.not_implemented:
-                print(f"{name} is not implemented yet: replace the `raise NotImplementedError(...)` line "
-                      "with your code, run that cell, then run this check again.")
+                print(not_implemented_text(name))
                 return
             failures.append((test, f"your code raised {error.type_name}: {error.message}"))
         except Failure as failure:
@@ -73,8 +86,7 @@ def check(target, value=_MISSING):
         except Exception as error:  # noqa: BLE001  (never let a check stop the notebook)
             failures.append((test, f"the check itself failed ({type(error).__name__}: {error})"))
     if not failures:
-        print(f"✔ {name}: passed {len(tests)}/{len(tests)} visible checks. "
-              "(Grading also runs hidden tests on other inputs.)")
+        print(passed_text(name, len(tests)))
         return
     print(f"✘ {name}: {len(tests) - len(failures)} of {len(tests)} visible checks passed.")
     for test, message in failures:

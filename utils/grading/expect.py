@@ -79,7 +79,10 @@ def as_array(value, what, shape=None, kind=None):
     ``shape`` may contain ``None`` for "any size"; ``kind`` is ``"int"``, ``"float"`` or ``"bool"``.
     """
     if _is_tensor(value):
-        value = value.detach().cpu().numpy()
+        try:
+            value = value.detach().cpu().numpy()
+        except TypeError:  # a dtype NumPy lacks, such as bfloat16
+            fail(f"{what} should be an array of numbers, but it is a tensor of dtype {value.dtype}")
     if isinstance(value, np.ndarray):
         array = np.array(value, copy=True).view(np.ndarray)
     elif isinstance(value, (list, tuple, int, float, bool)) and not isinstance(value, str):

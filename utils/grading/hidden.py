@@ -3,7 +3,9 @@
 A hidden-tests file (``solutions/NN_slug_tests.py``) holds functions decorated with
 ``@hidden_test``; each receives ``student`` (see ``student.py``) and either returns
 (full points) or raises. The grader imports the file in its own, trusted process; the
-student's code only ever runs on the far side of ``student``.
+student's code only ever runs on the far side of ``student``. To see behaviour that lives
+in the student's objects (in-place updates, buffers, gradients), a test runs a scenario
+there: ``student.run(scenario, *args)`` (see ``scenario.py``).
 
     @hidden_test("count_parameters", points=2)
     def the_book_example(student):
@@ -69,7 +71,8 @@ def run_test(test, student):
         return TestResult(test.name, test.exercise, score, test.points, output, grader_error)
 
     try:
-        test.function(student)
+        with student._testing(test.exercise):  # the exercise's "write it yourself" rules apply
+            test.function(student)
     except Failure as failure:
         return result(0, str(failure))
     except StudentError as error:

@@ -11,6 +11,9 @@ written as one JSON document plus a list of raw byte buffers:
 
 Decoding builds fresh objects of exact built-in types from an allow-list of dtypes, so
 nothing a student defined (a subclass, an ``__eq__``, a ``__reduce__``) survives the trip.
+It checks the bounds before it builds anything: the size of the JSON, how many values it
+holds, how deeply they nest, and that every array's shape is small enough to exist, so a
+reply costs the grader at most a fraction of a second and a few hundred MB.
 """
 
 import json
@@ -24,6 +27,9 @@ ARRAY_DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "u
 TENSOR_DTYPES = ARRAY_DTYPES | {"bfloat16"}  # bfloat16 has no NumPy dtype: sent as its raw 16 bits
 MAX_DEPTH = 32        # containers nested deeper than this are refused
 MAX_DIMENSIONS = 32
+MAX_JSON_BYTES = 8 * 2**20   # the structure; array data travels in buffers, outside the JSON
+MAX_VALUES = 500_000         # numbers, strings and containers in one message's JSON
+MAX_ELEMENTS = 2**32         # an array shape whose non-zero sizes multiply to more is refused
 
 PLAIN_TYPES_TEXT = ("NumPy arrays, torch tensors, numbers, strings, bools, None, "
                     "or lists/tuples/dicts of them")
@@ -60,6 +66,12 @@ def encode(value):
 
 def decode(json_bytes, buffers):
     """The value that ``encode`` turned into ``(json_bytes, buffers)``, as exact built-in types."""
+    if len(json_bytes) > MAX_JSON_BYTES:
+        raise ProtocolError(f"more than {MAX_JSON_BYTES // 2**20} MiB of JSON")
+    # Every value but the first follows a comma or an opening bracket: an upper bound, counted in C.
+    values = 1 + sum(json_bytes.count(mark) for mark in (b",", b"[", b"{"))
+    if values > MAX_VALUES:
+        raise ProtocolError(f"more than {MAX_VALUES:,} values (send large data as an array)")
     try:
         tree = json.loads(json_bytes.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
@@ -163,8 +175,9 @@ def _buffer_to_array(body, buffers, allowed):
     if type(dtype) is not str or dtype not in allowed:
         raise ProtocolError(f"dtype {dtype!r} is not allowed")
     if (type(shape) is not list or len(shape) > MAX_DIMENSIONS
-            or not all(type(n) is int and n >= 0 for n in shape)):
-        raise ProtocolError("an array shape must be a short list of non-negative ints")
+            or not all(type(n) is int and n >= 0 for n in shape)
+            or math.prod(max(n, 1) for n in shape) > MAX_ELEMENTS):
+        raise ProtocolError("an array shape must be a short list of non-negative ints of a possible size")
     if type(index) is not int or not 0 <= index < len(buffers):
         raise ProtocolError("an array refers to a buffer that was not sent")
     numpy_dtype = np.dtype("uint16" if dtype == "bfloat16" else dtype)

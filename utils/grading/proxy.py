@@ -29,7 +29,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import channel, plain, sandbox
+from . import channel, plain, sandbox, scratch
+from .cgroup import ControlGroup, remove_leftovers
 from .forkserver import ForkServer
 from .student import GraderError, Student, WorkerLost
 
@@ -121,9 +122,17 @@ def python_path():
 
 
 def _private_copy_of_utils(prefix):
-    folder = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(folder, 0o755)  # readable by the sandbox uid (Python lists it to import utils)
-    shutil.copytree(ROOT / "utils", folder / "utils", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    """A new temporary folder holding a copy of ``utils``; ``GraderError`` if the disk refuses."""
+    folder = None
+    try:
+        folder = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+        os.chmod(folder, 0o755)  # readable by the sandbox uid (Python lists it to import utils)
+        shutil.copytree(ROOT / "utils", folder / "utils",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    except OSError as error:
+        if folder is not None:
+            scratch.remove_tree(folder)
+        raise GraderError(f"cannot prepare a sandbox folder in {tempfile.gettempdir()}: {error}") from None
     return folder
 
 
@@ -136,7 +145,8 @@ def fork_server(limits):
         yield server
     finally:
         server.close()
-        shutil.rmtree(folder, ignore_errors=True)
+        scratch.remove_tree(folder)
+        remove_leftovers()
 
 
 class StudentProcess:
@@ -154,8 +164,10 @@ class StudentProcess:
         self.isolation = None               # the sandbox's report of its fences
         self.generation = 0                 # how many processes were started
         self.process = None
-        self.uid = _UIDS.take() if _UIDS else None
+        self.request_id = 0                 # numbers the requests; a reply must carry its request's
         self.folder = _private_copy_of_utils("dlbook-grade-")  # the set-up cell finds ../utils there
+        self.uid = _UIDS.take() if _UIDS else None
+        self.control_group = ControlGroup.create(self.folder.name)  # None where none can be made
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -167,7 +179,10 @@ class StudentProcess:
 
     def close(self):
         self._stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        scratch.remove_tree(self.folder)
+        if self.control_group is not None:
+            self.control_group.remove()
+            self.control_group = None
         if self.uid is not None:
             _UIDS.give_back(self.uid)
             self.uid = None
@@ -183,8 +198,7 @@ class StudentProcess:
             self._start()
         deadline = min(time.monotonic() + self.limits.call_seconds, self.deadline)
         try:
-            channel.send(self.to_worker, request, deadline)
-            return channel.receive(self.from_worker, deadline)
+            return self._exchange(request, deadline)
         except channel.ChannelTimeout:
             self._stop()
             reason = f"did not return within {self.limits.call_seconds:g} s"
@@ -194,6 +208,12 @@ class StudentProcess:
         except plain.ProtocolError as error:
             self._stop()
             raise WorkerLost(f"garbled the grader's channel ({error})") from None
+
+    def _exchange(self, request, deadline):
+        """Send ``request`` under a new number; return the reply that carries the same number."""
+        self.request_id += 1
+        channel.send(self.to_worker, request, deadline, request_id=self.request_id)
+        return channel.receive(self.from_worker, deadline, request_id=self.request_id)
 
     # -- starting: process, then cells ---------------------------------------------------------
 
@@ -219,8 +239,7 @@ class StudentProcess:
                 continue
             deadline = min(time.monotonic() + self.limits.cell_seconds, self.deadline)
             try:
-                channel.send(self.to_worker, {"op": "exec", "number": number, "source": source}, deadline)
-                reply = channel.receive(self.from_worker, deadline)
+                reply = self._exchange({"op": "exec", "number": number, "source": source}, deadline)
             except channel.ChannelTimeout:
                 self._stop()
                 return number, self._time_reason(f"ran longer than {self.limits.cell_seconds:g} s")
@@ -245,7 +264,7 @@ class StudentProcess:
     def _spawn(self):
         self.generation += 1
         work = self.folder / "work"
-        shutil.rmtree(work, ignore_errors=True)
+        scratch.remove_tree(work)
         work.mkdir(mode=0o700)
         if self.uid is not None:
             os.chown(work, self.uid, self.uid)
@@ -265,10 +284,17 @@ class StudentProcess:
             os.close(from_worker_write)
         deadline = time.monotonic() + self.limits.startup_seconds
         try:
+            if self.control_group is not None:  # before any student code: its children inherit it
+                self.control_group.add(self.process.pid)
             channel.send(self.to_worker, self._setup_message(work), deadline)
-            ready = channel.receive(self.from_worker, deadline)
+            ready = channel.receive(self.from_worker, deadline, request_id=0)
             self.isolation = ready["ready"]
-        except (channel.ChannelClosed, channel.ChannelTimeout, plain.ProtocolError, KeyError, TypeError):
+            if self.control_group is not None:
+                self.isolation["isolated"].append(self.control_group.describe())
+            elif self.uid is not None:
+                self.isolation["missing"].append("control group (no writable cgroup controller)")
+        except (OSError, channel.ChannelClosed, channel.ChannelTimeout, plain.ProtocolError, KeyError,
+                TypeError):
             self._stop()
             tail = log_path.read_text(errors="replace")[-LOG_TAIL_CHARS:]
             raise GraderError(f"the sandboxed Python process did not start:\n{tail}") from None
@@ -349,12 +375,12 @@ class RemoteStudent(Student):
     def __init__(self, process):
         self._process = process
 
-    def _invoke(self, target, method, args, kwargs, keep):
+    def _send(self, request):
+        target = request.get("target")
         if isinstance(target, plain.Handle) and (self._process.process is None
                                                  or target.generation != self._process.generation):
             raise WorkerLost("had to be restarted after an earlier failure, which lost this object")
-        reply = self._process.call({"op": "call", "target": target, "method": method, "args": args,
-                                    "kwargs": kwargs, "keep": keep})
+        reply = self._process.call(request)
         body = reply.get("ok") if isinstance(reply, dict) else None
         if isinstance(body, plain.Handle):
             body.generation = self._process.generation

@@ -12,10 +12,14 @@ operating system allows:
     folder, the home directory and the system temp folder) are covered by empty, read-only
     folders, except for what Python needs (the interpreter, its packages) and this
     submission's own sandbox folder, which stay visible;
-  - everything is read-only except the sandbox's working directory;
+  - everything is read-only except its own, private, size-limited scratch space: the working
+    directory, ``/tmp`` and ``/dev/shm`` are fresh in-memory file systems of its own, so it can
+    neither fill the grader's disk nor leave or find a file, socket or FIFO that another
+    process (another submission, an accomplice on the machine) can reach;
 - **its own user id** (as root): an unused uid without privileges or capabilities; as a normal
   user, all capabilities are dropped instead;
-- **resource limits**: address space (memory), CPU seconds, file size, number of processes.
+- **resource limits**: address space (memory), CPU seconds, file size, number of processes
+  (the grader adds a control group where it can: see ``cgroup.py``).
 
 ``enter()`` reports which fences went up; the grader prints it. Where a fence cannot go up
 (macOS, a container without the needed privileges), grading still works but is weaker: see
@@ -40,8 +44,11 @@ PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 OWN_PIDS = "own process ids"  # in the report: the grader then stops the sandbox through its supervisor
+PRIVATE_FOLDERS = ("/tmp", "/dev/shm")  # fresh and writable in every sandbox, never shared
+PRIVATE_FOLDER_SIZE = "64m"
+WORK_SIZE = "256m"   # the working directory's own file system: all the disk a submission gets
 FILE_SIZE_LIMIT = 64 * 2**20
-PROCESS_LIMIT = 64  # per sandbox uid (threads count too)
+PROCESS_LIMIT = 32  # per sandbox uid (threads count too)
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -151,11 +158,42 @@ def _mask_files(plan, report):
     except OSError as error:
         report["missing"].append(f"hidden folders ({error.strerror})")
         return
-    _mount(plan["work"], plan["work"], None, MS_BIND)  # its own mount, so it stays writable
-    if _remount_read_only(skip=plan["work"]):
+    writable = _private_scratch(plan, report)
+    if _remount_read_only(skip=writable):
         report["isolated"].append("read-only files outside its folder")
     else:
         report["missing"].append("read-only root file system")
+
+
+def _private_scratch(plan, report):
+    """Fresh, size-limited in-memory file systems on /tmp, /dev/shm and the working directory,
+    seen by this sandbox alone; returns the mount points that stay writable."""
+    writable = set()
+    for path in PRIVATE_FOLDERS:
+        if not os.path.isdir(path):
+            continue
+        inside = {r: os.open(r, os.O_PATH) for r in plan["reveal"]  # e.g. its own folder under /tmp
+                  if is_under(r, path) and r != path and os.path.isdir(r)}
+        try:
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={PRIVATE_FOLDER_SIZE},mode=1777")
+            for inner, fd in sorted(inside.items()):
+                os.makedirs(inner, exist_ok=True)
+                _mount(f"/proc/self/fd/{fd}", inner, None, MS_BIND | MS_REC)
+            writable.add(path)
+        except OSError as error:
+            report["missing"].append(f"private {path} ({error.strerror})")
+        finally:
+            for fd in inside.values():
+                os.close(fd)
+    owner = "" if plan["uid"] is None else f",uid={plan['uid']},gid={plan['uid']}"
+    try:
+        _mount("tmpfs", plan["work"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={WORK_SIZE},mode=700{owner}")
+        if writable == {p for p in PRIVATE_FOLDERS if os.path.isdir(p)}:
+            report["isolated"].append("private /tmp, /dev/shm and working directory")
+    except OSError as error:  # keep the folder the grader made (on its disk), in a mount of its own
+        _mount(plan["work"], plan["work"], None, MS_BIND)
+        report["missing"].append(f"private working directory ({error.strerror})")
+    return writable | {plan["work"]}
 
 
 def _mount_points():
@@ -165,10 +203,11 @@ def _mount_points():
 
 
 def _remount_read_only(skip):
-    """Make every mount read-only (keeping its other flags); True if the root one succeeded."""
+    """Make every mount but those in ``skip`` read-only (keeping its other flags); True if the
+    root one succeeded."""
     root_done = False
     for point in list(_mount_points()):
-        if point == skip:
+        if point in skip:
             continue
         try:
             current = os.statvfs(point).f_flag

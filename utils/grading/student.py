@@ -7,11 +7,19 @@ the hidden tests (``proxy.RemoteStudent``: the student's process, behind the san
     student.perceptron_predict(X, w, b)        # call a function; returns plain data
     model = student.new("MLP", [4, 8, 3])      # build an object, which stays with the student
     model(x), model.state_dict()               # call it or one of its methods; plain data back
+    student.run(scenario, *args)               # run a test's scenario next to the student's
+                                               # objects (see scenario.py); plain data back
+
+While a test of an exercise runs, every call carries that exercise's rules (``rules.py``): the
+functions the prompt asks the student to write themselves are switched off.
 
 A call into code that raises gives ``StudentError``; a result that is not plain data
 gives ``Failure``; a process that crashes, hangs or runs out of memory gives ``WorkerLost``.
 """
 
+import contextlib
+
+from . import rules, scenario
 from .expect import Failure, StudentError
 from .plain import PLAIN_TYPES_TEXT, Handle
 
@@ -31,16 +39,39 @@ class WorkerLost(Exception):
 
 
 class Student:
-    """Base class: subclasses say how to reach the code (``_invoke``)."""
+    """Base class: subclasses say how a request reaches the student's code (``_send``)."""
 
-    def _invoke(self, target, method, args, kwargs, keep):
-        """Call ``target`` (a name or a ``Handle``), or its ``method``; return the raw reply."""
+    _rules = None  # the rules of the exercise whose test runs now (see ``_testing``)
+
+    def _send(self, request):
+        """Deliver ``request`` (see ``kernel.py``) and return the raw reply."""
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _testing(self, exercise):
+        """While the block runs, every call and scenario carries ``exercise``'s rules."""
+        self._rules = rules.rules_for(exercise)
+        try:
+            yield
+        finally:
+            self._rules = None
+
     def _call(self, target, method, args, kwargs, keep=False):
-        reply = self._invoke(target, method, list(args), dict(kwargs), keep)
         what = target if isinstance(target, str) else "your object"
         what = f"{what}.{method}" if method else what
+        request = {"op": "call", "target": target, "method": method, "args": list(args),
+                   "kwargs": dict(kwargs), "keep": keep, "rules": self._rules}
+        return self._result(self._send(request), what)
+
+    def run(self, scenario_function, *args, **kwargs):
+        """Run ``scenario_function(student's names, *args, **kwargs)`` in the student's process
+        (see ``scenario.py``); returns what it returns, as plain data."""
+        request = {"op": "scenario", "source": scenario.source_of(scenario_function),
+                   "name": scenario_function.__name__, "args": list(args), "kwargs": dict(kwargs),
+                   "rules": self._rules}
+        return self._result(self._send(request), "your code (in a test's scenario)")
+
+    def _result(self, reply, what):
         if not isinstance(reply, dict) or len(reply) != 1:
             raise WorkerLost("sent a malformed reply")
         (kind, body), = reply.items()

@@ -9,25 +9,17 @@ limits, and compares results itself.
 Order of events: read the set-up message, go behind the sandbox's fences, drop
 privileges, forget the grader's modules (a student who imports ``utils.grading`` to patch
 it gets a fresh copy, not the one serving the grader), say "ready"; then serve requests
-until the grader hangs up:
-
-- ``{"op": "exec", "number": n, "source": ...}``: run notebook cell ``n``;
-- ``{"op": "call", "target": name or Handle, "method": name or None, "args", "kwargs", "keep"}``:
-  call a function, class or kept object and reply with its result as plain data (or, with
-  ``keep``, keep the result here and reply with a ``Handle`` to it).
-
-Every reply is ``{"ok": value}``, ``{"error": {"type", "message", "where"}}`` or
-``{"unreadable": what}`` (the result was not plain data).
+(run a cell, call a function, run a test's scenario: see ``kernel.py``) until the grader
+hangs up.
 """
 
 import builtins
 import os
 import sys
-import traceback
 
-from . import channel, plain, sandbox
+from . import channel, sandbox
+from .kernel import Kernel
 
-MAX_MESSAGE_CHARS = 2000
 FAKE_SHELL_CELL_MAGICS = ("time", "capture")  # %%magics whose cell body is still plain Python
 
 
@@ -54,17 +46,17 @@ def run(inbox, outbox):
     os.environ.update(setup["env"])
     sys.path[:] = setup["sys_path"]  # the sandbox's copy of utils first
     report = sandbox.enter(setup["plan"], keep_fds=(inbox, outbox))
-    kernel = Kernel(import_libraries())
+    kernel = notebook_kernel(import_libraries())
     sandbox.restrict(setup["plan"], setup["limits"], report)
     for name in [n for n in sys.modules if n == "utils" or n.startswith("utils.")]:
         del sys.modules[name]
     channel.send(outbox, {"ready": report})
     while True:
         try:
-            request = channel.receive(inbox)
+            request_id, request = channel.receive_request(inbox)
         except channel.ChannelClosed:
             return
-        channel.send(outbox, kernel.handle(request))
+        channel.send(outbox, kernel.handle(request), request_id=request_id)
 
 
 class _Shell:
@@ -88,60 +80,9 @@ class _Shell:
         return []
 
 
-class Kernel:
-    """The student's namespace, filled by running their cells in order."""
-
-    def __init__(self, transform):
-        self.transform = transform
-        self.namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
-        shell = _Shell(self.namespace)
-        self.namespace["get_ipython"] = lambda: shell
-        self.kept = []
-
-    def handle(self, request):
-        try:
-            if request["op"] == "exec":
-                self.run_cell(request["number"], request["source"])
-                return {"ok": None}
-            return self.call(**{key: request[key] for key in ("target", "method", "args", "kwargs", "keep")})
-        except BaseException as error:  # noqa: BLE001  (whatever the student's code raised, even SystemExit)
-            return {"error": _describe(error)}
-
-    def run_cell(self, number, source):
-        code = compile(self.transform(source), f"<cell {number}>", "exec")
-        exec(code, self.namespace)
-
-    def call(self, target, method, args, kwargs, keep):
-        if isinstance(target, plain.Handle):
-            function = self.kept[target.number]
-        elif target in self.namespace:
-            function = self.namespace[target]
-        else:
-            raise NameError(f"name {target!r} is not defined: did its cell run without errors?")
-        if method is not None:
-            function = getattr(function, method)
-        result = function(*args, **kwargs)
-        if keep:
-            self.kept.append(result)
-            return {"ok": plain.Handle(len(self.kept) - 1)}
-        try:
-            plain.encode(result)  # can it be sent? (a student's object may fail in any way here)
-        except plain.NotPlainData as error:
-            return {"unreadable": str(error)}
-        except Exception:  # noqa: BLE001
-            return {"unreadable": f"a {type(result).__name__}"}
-        return {"ok": result}
-
-
-def _describe(error):
-    """An exception as plain data: its type, message and where in the notebook it happened."""
-    where = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename.startswith("<cell "):
-            where = f"{frame.filename[1:-1]}, line {frame.lineno}"
-    try:
-        message = str(error)[:MAX_MESSAGE_CHARS]
-    except Exception:  # noqa: BLE001
-        message = "(the message could not be shown)"
-    return {"type": type(error).__name__, "message": message, "where": where}
-
+def notebook_kernel(transform):
+    """An empty ``__main__`` namespace, as a notebook's kernel starts with, to run the cells in."""
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
+    shell = _Shell(namespace)
+    namespace["get_ipython"] = lambda: shell
+    return Kernel(namespace, transform)

@@ -2,8 +2,8 @@
 // the plot to read f(x) and f'(x). All maths runs here, from the payload activations.py
 // builds, so the demo also works on the static website.
 
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]; // matplotlib's tab10
+const { PALETTE, el, niceTicks: ticks, scalableCanvas, mount } = bookUI;
+const COLORS = PALETTE.cycle; // matplotlib's tab10
 const WIDTH = 640, HEIGHT = 300;
 const PAD = { left: 46, right: 12, top: 12, bottom: 30 };
 
@@ -105,36 +105,18 @@ export function describe(fn, p) {
   return { range: `[${fmt(y)}, ∞)`, lowest: `${fmt(y)} at x = ${fmt(x)}`, x, y };
 }
 
-/** About `count` round axis values (1, 2 or 5 times a power of ten) from lo to hi. */
-function ticks(lo, hi, count) {
-  const raw = (hi - lo) / count, mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-    out.push(Math.round(v / step) * step);
-  }
-  return out;
-}
-
 // ---- the widget ----
 
 const CSS = `
-.bw-act { font: 13px/1.4 system-ui, sans-serif; color: #222; max-width: ${WIDTH}px; }
-.bw-act .bw-row { display: flex; flex-wrap: wrap; gap: 4px 14px; margin: 4px 0; align-items: center; }
+.bw-act { max-width: ${WIDTH + 16}px; }
 .bw-act label { cursor: pointer; white-space: nowrap; }
 .bw-act input[type=range] { width: 110px; vertical-align: middle; }
-.bw-act canvas { display: block; max-width: 100%; cursor: crosshair; border: 1px solid #ddd; }
+.bw-act canvas { cursor: crosshair; }
+.bw-act .bw-table { overflow-x: auto; }
 .bw-act table { border-collapse: collapse; margin-top: 6px; width: 100%; font-variant-numeric: tabular-nums; }
 .bw-act th, .bw-act td { text-align: left; padding: 2px 8px 2px 0; border-bottom: 1px solid #eee; }
 .bw-act .swatch { display: inline-block; width: 12px; height: 3px; margin-right: 4px;
   vertical-align: middle; }`;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, attrs);
-  node.append(...children);
-  return node;
-}
 
 function render({ model, el: root }) {
   const data = model.get("data");
@@ -171,21 +153,15 @@ function render({ model, el: root }) {
     sliderRows[key] = el("label", {}, `${owners[key][1]} `, input, " ", number);
     controls.append(sliderRows[key]);
   }
-  const canvas = el("canvas");
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = WIDTH * dpr; canvas.height = HEIGHT * dpr;
-  canvas.style.width = `${WIDTH}px`;
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
+  const { canvas, ctx, begin, local } = scalableCanvas(WIDTH, HEIGHT, "the chosen activation functions");
   const table = el("table");
-  root.append(el("div", { className: "bw-act" }, el("style", { textContent: CSS }),
-    checks, controls, canvas, table));
+  mount(root, "bw-act", CSS).append(checks, controls, canvas, el("div", { className: "bw-table" }, table));
 
   const plotW = WIDTH - PAD.left - PAD.right, plotH = HEIGHT - PAD.top - PAD.bottom;
   const px = (x) => PAD.left + ((x - x0) / (x1 - x0)) * plotW;
   const line = (ax, ay, bx, by) => { ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke(); };
   canvas.addEventListener("mousemove", (event) => {
-    const frac = (event.offsetX * (WIDTH / canvas.clientWidth) - PAD.left) / plotW;
+    const frac = (local(event)[0] - PAD.left) / plotW;
     state.x = x0 + Math.min(1, Math.max(0, frac)) * (x1 - x0);
     draw();
   });
@@ -209,7 +185,7 @@ function render({ model, el: root }) {
     y0 -= margin; y1 += margin;
     const py = (y) => HEIGHT - PAD.bottom - ((y - y0) / (y1 - y0)) * plotH;
 
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
+    begin();
     ctx.font = "11px system-ui, sans-serif";
     ctx.lineWidth = 1;
     ctx.fillStyle = "#555";

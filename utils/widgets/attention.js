@@ -2,7 +2,7 @@
 // map to see what that token attends to, with the weights. Everything runs here, from the
 // payload attention.py builds, so the demo also works on the static website.
 
-const SVG = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
+const { el, svgEl, mount } = bookUI;
 const INK = [8, 48, 107]; // the colour of weight 1; weight 0 is white
 
 /** The fill for an attention weight w in [0, 1]: white to dark blue, linearly. */
@@ -12,29 +12,13 @@ function shade(w) {
 }
 
 const CSS = `
-.bw-att { font: 13px/1.4 system-ui, sans-serif; color: #222; }
-.bw-att .bw-row { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 4px 0; align-items: center; }
-.bw-att svg { display: block; max-width: 100%; }
+.bw-att svg { width: 100%; }
 .bw-att svg text { font: 12px system-ui, sans-serif; fill: #333; }
 .bw-att .strip { display: flex; flex-wrap: wrap; gap: 3px; margin-top: 8px; }
 .bw-att .chip { text-align: center; min-width: 26px; padding: 2px 3px; border: 1px solid #ccc;
   border-radius: 3px; cursor: default; font-variant-numeric: tabular-nums; }
 .bw-att .chip small { display: block; font-size: 10px; }
 .bw-att .chip.query { border: 2px solid #d62728; }`;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, attrs);
-  node.append(...children);
-  return node;
-}
-
-function svgEl(tag, attrs = {}, text = "") {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  node.textContent = text;
-  return node;
-}
 
 function render({ model, el: root }) {
   const { tokens, attention, title, layer, head } = model.get("data");
@@ -55,7 +39,9 @@ function render({ model, el: root }) {
   const side = T * cell;
   const labelSize = 14 + 7 * Math.max(...tokens.map((t) => t.length));
   const left = labelSize + 22, top = labelSize + 22;
-  const svg = svgEl("svg", { width: left + side + 4, height: top + side + 4 });
+  // a viewBox, so the map scales down to the column's width on a phone instead of being cut off
+  const svg = svgEl("svg", { viewBox: `0 0 ${left + side + 4} ${top + side + 4}`,
+    style: `max-width: ${left + side + 4}px` });
   svg.append(
     svgEl("text", { x: left + side / 2, y: 12, "text-anchor": "middle" }, "key (attended token) →"),
     svgEl("text", { transform: `translate(12, ${top + side / 2}) rotate(-90)`, "text-anchor": "middle" },
@@ -89,14 +75,14 @@ function render({ model, el: root }) {
     return chip;
   });
 
-  root.append(el("div", { className: "bw-att" }, el("style", { textContent: CSS }),
+  mount(root, "bw-att", CSS).append(
     title ? el("div", { textContent: title }) : "",
     el("div", { className: "bw-row" },
       select("layer", attention.length), select("head", attention[0].length)),
     svg,
     el("div", { textContent: "Hover over a token or a row: the shading below shows how much that token "
       + "attends to each token (its row of the map)." }),
-    strip, readout));
+    strip, readout);
 
   function update() {
     const A = attention[state.layer][state.head], row = A[state.query];

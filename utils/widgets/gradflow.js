@@ -3,11 +3,12 @@
 // in Python by real backward passes (gradflow.py); this file only draws and switches
 // between them, so the demo also works on the static website.
 
-const COLORS = { sigmoid: "#1f77b4", tanh: "#ff7f0e", relu: "#2ca02c", other: "#7f7f7f" };
-const INK = "#222";
+const { PALETTE, styled: element, scalableCanvas, mount } = bookUI;
+const COLORS = { sigmoid: PALETTE.blue, tanh: PALETTE.orange, relu: PALETTE.green, other: "#7f7f7f" };
+const INK = PALETTE.ink;
 const GRID = "#ddd";
-const WARN = "#d62728";
-const WIDTH = 600; // canvas size in CSS pixels
+const WARN = PALETTE.warn;
+const WIDTH = 600; // canvas size in logical pixels (it shrinks with a narrow column)
 const HEIGHT = 300;
 const MARGIN = { left: 58, right: 12, top: 14, bottom: 40 };
 
@@ -79,22 +80,13 @@ export function describe(norms) {
 
 // ---- the widget ----
 
-function element(tag, style = {}, text = "") {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  if (text) node.textContent = text;
-  return node;
-}
-
 function render({ model, el }) {
   const data = model.get("data");
   const [startActivation, startInit, startDepth] = data.start;
   const state = { activation: startActivation, init: startInit, depth: startDepth, hover: -1 };
   const [lo, hi] = decadeRange(Object.values(data.norms).flat());
 
-  const root = element("div", { fontFamily: "system-ui, sans-serif", fontSize: "14px", color: INK, maxWidth: `${WIDTH + 20}px` });
-  root.className = "dlb-gradflow";
-  el.appendChild(root);
+  const root = mount(el, "dlb-gradflow", `.dlb-gradflow { font-size: 14px; max-width: ${WIDTH + 20}px; }`);
 
   // three rows of choice buttons
   const groups = {};
@@ -102,7 +94,7 @@ function render({ model, el }) {
     const row = element("div", { display: "flex", flexWrap: "wrap", gap: "6px", alignItems: "center", margin: "3px 0" });
     row.append(element("span", { minWidth: "100px" }, label));
     groups[field] = options.map(([value, text]) => {
-      const button = element("button", { padding: "2px 10px", cursor: "pointer" }, text);
+      const button = element("button", {}, text);
       button.dataset.value = String(value);
       button.addEventListener("click", () => {
         state[field] = value;
@@ -117,11 +109,8 @@ function render({ model, el }) {
   choiceRow("Initialisation:", data.inits, "init");
   choiceRow("Depth (layers):", data.depths.map((d) => [d, String(d)]), "depth");
 
-  const canvas = element("canvas", { width: `${WIDTH}px`, height: `${HEIGHT}px`, border: "1px solid #ddd", marginTop: "6px", maxWidth: "100%" });
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = WIDTH * dpr;
-  canvas.height = HEIGHT * dpr;
-  canvas.setAttribute("role", "img");
+  const { canvas, ctx, begin, local } = scalableCanvas(WIDTH, HEIGHT, "per-layer gradient norms");
+  canvas.style.marginTop = "6px";
   const readout = element("div", { fontVariantNumeric: "tabular-nums", marginTop: "4px" });
   const verdict = element("div", { fontWeight: "600", marginTop: "2px" });
   const note = element("div", { fontSize: "12px", color: "#666", marginTop: "4px" },
@@ -130,7 +119,6 @@ function render({ model, el }) {
     "Layer 1 is next to the input. Point at a bar to read its value.");
   root.append(canvas, readout, verdict, note);
 
-  const ctx = canvas.getContext("2d");
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const yOf = (log10) => MARGIN.top + (1 - (log10 - lo) / (hi - lo)) * plotH;
@@ -140,8 +128,7 @@ function render({ model, el }) {
   }
 
   canvas.addEventListener("mousemove", (event) => {
-    const box = canvas.getBoundingClientRect();
-    const u = ((event.clientX - box.left) / box.width) * WIDTH - MARGIN.left;
+    const u = local(event)[0] - MARGIN.left;
     const n = current().length;
     const i = Math.floor((u / plotW) * n);
     const hover = u >= 0 && i >= 0 && i < n ? i : -1;
@@ -152,8 +139,7 @@ function render({ model, el }) {
   function draw() {
     const norms = current();
     const n = norms.length;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
+    begin();
     ctx.font = "11px system-ui, sans-serif";
 
     // decade grid and labels
@@ -218,7 +204,7 @@ function render({ model, el }) {
       const verdictInfo = describe(norms);
       verdict.textContent = verdictInfo.text;
       verdict.dataset.kind = verdictInfo.kind;
-      verdict.style.color = verdictInfo.kind === "healthy" ? "#2a7a2a" : verdictInfo.kind === "tiny" ? "#8a6d00" : WARN;
+      verdict.style.color = verdictInfo.kind === "healthy" ? PALETTE.good : verdictInfo.kind === "tiny" ? PALETTE.caution : WARN;
       canvas.setAttribute("aria-label", `per-layer gradient norms, ${state.activation}, ${state.init}, ${n} layers: ${verdictInfo.text}`);
     } else {
       readout.textContent = "This setting was not measured.";

@@ -5,18 +5,19 @@
 // in the browser, from the JSON payload that losses.py builds, so the demo also works
 // on the static website.
 
+const { PALETTE } = bookUI;
 const COLORS = {
-  mse: "#1f77b4", // matplotlib C0, as in the chapter's figures
-  mae: "#d62728", // C3
-  huber: "#2ca02c", // C2
-  logcosh: "#9467bd", // C4
+  mse: PALETTE.blue, // matplotlib C0, as in the chapter's figures
+  mae: PALETTE.red, // C3
+  huber: PALETTE.green, // C2
+  logcosh: PALETTE.purple, // C4
   points: "#555",
-  outliers: "#ff7f0e", // C1
-  ink: "#222",
-  grid: "#e3e3e3",
-  axis: "#999",
+  outliers: PALETTE.orange, // C1
+  ink: PALETTE.ink,
+  grid: PALETTE.grid,
+  axis: PALETTE.axis,
 };
-const WIDTH = 400; // canvas size in CSS pixels
+const WIDTH = 400; // canvas size in logical pixels (it shrinks with a narrow column)
 const HEIGHT = 290;
 const PAD = { left: 40, right: 10, top: 10, bottom: 28 };
 
@@ -101,35 +102,19 @@ export function currentPoints(data, withOutliers, height) {
 
 // ---- the widget ----
 
-function element(tag, style = {}, text = "") {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  if (text) node.textContent = text;
-  return node;
-}
+const { styled: element, fmt, stepTicks: ticks, scalableCanvas, mount } = bookUI;
 
-function fmt(v, digits = 2) {
-  return (Math.abs(v) < 0.5 * 10 ** -digits ? 0 : v).toFixed(digits).replace("-", "\u2212");
-}
-
-/** A canvas with data-to-pixel maps, a grid and labelled axes. */
+/** A canvas with data-to-pixel maps, a grid and labelled axes; it shrinks with its column. */
 function makePlot(parent, label) {
-  const canvas = element("canvas", { width: `${WIDTH}px`, height: `${HEIGHT}px`, border: "1px solid #ddd", background: "white" });
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = WIDTH * dpr;
-  canvas.height = HEIGHT * dpr;
-  canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", label);
+  const { canvas, ctx, begin } = scalableCanvas(WIDTH, HEIGHT, label);
   parent.append(canvas);
-  const ctx = canvas.getContext("2d");
   const plot = { canvas, ctx, xr: [0, 1], yr: [0, 1] };
   plot.u = (x) => PAD.left + ((x - plot.xr[0]) / (plot.xr[1] - plot.xr[0])) * (WIDTH - PAD.left - PAD.right);
   plot.v = (y) => PAD.top + (1 - (y - plot.yr[0]) / (plot.yr[1] - plot.yr[0])) * (HEIGHT - PAD.top - PAD.bottom);
   plot.begin = (xr, yr, xlabel, ylabel, xticks, yticks) => {
     plot.xr = xr;
     plot.yr = yr;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
+    begin();
     ctx.font = "11px system-ui, sans-serif";
     ctx.lineWidth = 1;
     for (const t of xticks) {
@@ -185,12 +170,6 @@ function makePlot(parent, label) {
   return plot;
 }
 
-function ticks(lo, hi, step) {
-  const out = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) out.push(Math.round(t * 1e6) / 1e6);
-  return out;
-}
-
 function render({ model, el }) {
   const data = model.get("data");
   const state = {
@@ -203,17 +182,16 @@ function render({ model, el }) {
     line: data.defaults.line,
   };
 
-  const root = element("div", {
-    display: "flex", flexWrap: "wrap", gap: "18px", alignItems: "flex-start",
-    fontFamily: "system-ui, sans-serif", fontSize: "14px", color: COLORS.ink,
-  });
-  root.className = "dlb-losses";
-  el.appendChild(root);
+  // two panels side by side where the column is wide enough, one above the other on a phone
+  const root = mount(el, "dlb-losses", ".dlb-losses { font-size: 14px; }");
+  const panels = element("div");
+  panels.className = "bw-panels";
+  root.append(panels);
 
-  const column = () => element("div", { display: "flex", flexDirection: "column", gap: "6px", width: `${WIDTH + 2}px` });
+  const column = () => element("div", { display: "flex", flexDirection: "column", gap: "6px" });
   const left = column();
   const right = column();
-  root.append(left, right);
+  panels.append(left, right);
 
   // legend shared by both panels
   function legend(parent) {
@@ -228,7 +206,7 @@ function render({ model, el }) {
   }
 
   function slider(parent, label, key, min, max, step, digits = 2) {
-    const row = element("label", { display: "grid", gridTemplateColumns: "128px 1fr 48px", alignItems: "center", gap: "6px" });
+    const row = element("label", { display: "grid", gridTemplateColumns: "minmax(84px, max-content) minmax(60px, 1fr) 44px", alignItems: "center", gap: "6px" });
     const input = element("input", {});
     Object.assign(input, { type: "range", min, max, step, value: state[key] });
     input.setAttribute("aria-label", label);
@@ -278,7 +256,7 @@ function render({ model, el }) {
   const modelRow = element("div", { display: "flex", gap: "6px", alignItems: "center" });
   modelRow.append(element("span", {}, "Fit:"));
   const modelButtons = [["constant", false], ["line", true]].map(([name, isLine]) => {
-    const button = element("button", { padding: "2px 10px", cursor: "pointer" }, name);
+    const button = element("button", {}, name);
     button.dataset.model = name;
     button.addEventListener("click", () => { state.line = isLine; draw(); });
     modelRow.append(button);
@@ -288,7 +266,7 @@ function render({ model, el }) {
   checkbox(right, `add ${data.outliers.x.length} outliers`, "outliers");
   syncers.push(slider(right, "outlier height", "height", data.ranges.height[0], data.ranges.height[1], 0.25));
   right.append(element("div", { color: "#666", fontSize: "12px" }, "(Huber uses the \u03b4 slider on the left.)"));
-  const fitReadout = element("div", { fontFamily: "ui-monospace, monospace", fontSize: "13px", minHeight: "5.2em", whiteSpace: "pre" });
+  const fitReadout = element("div", { fontFamily: "ui-monospace, monospace", fontSize: "12px", minHeight: "5.2em", whiteSpace: "pre-wrap" });
   right.append(fitReadout);
 
   function drawLosses() {

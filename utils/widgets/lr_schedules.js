@@ -4,7 +4,8 @@
 
 const WIDTH = 640, HEIGHT = 260;
 const PAD = { left: 58, right: 14, top: 12, bottom: 32 };
-const BLUE = "#1f77b4", RED = "#d62728";
+const { PALETTE, el, niceTicks: ticks, scalableCanvas, mount } = bookUI;
+const BLUE = PALETTE.blue, RED = PALETTE.red;
 
 // ---- the maths (pure functions, exported so the tests can run them in Node) ----
 
@@ -55,39 +56,20 @@ export const SCHEDULES = {
 };
 const cosineSteps = (p) => Math.max(1, p.total_steps - p.warmup);
 
-/** About `count` round axis values (1, 2 or 5 times a power of ten) from lo to hi. */
-function ticks(lo, hi, count) {
-  const raw = (hi - lo) / count, mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-    out.push(Math.round(v / step) * step);
-  }
-  return out;
-}
-
 /** An axis label: 3 significant digits, or 1.0e-5 style for small values. */
 const short = (v) => (v === 0 ? "0" : v >= 1e-3 ? String(Number(v.toPrecision(3))) : v.toExponential(1));
 
 // ---- the widget ----
 
 const CSS = `
-.bw-lr { font: 13px/1.4 system-ui, sans-serif; color: #222; max-width: ${WIDTH}px; }
-.bw-lr .bw-row { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 4px 0; align-items: center; }
-.bw-lr label { white-space: nowrap; }
+.bw-lr { max-width: ${WIDTH + 16}px; }
+.bw-lr label { white-space: nowrap; max-width: 100%; }
 .bw-lr label .name { display: inline-block; min-width: 84px; }
 .bw-lr label .name + input + span { display: inline-block; min-width: 48px; margin-left: 4px; }
 .bw-lr input[type=range] { width: 120px; vertical-align: middle; }
-.bw-lr canvas { display: block; max-width: 100%; cursor: crosshair; border: 1px solid #ddd; }
-.bw-lr code { font-size: 12px; background: #f6f6f6; padding: 2px 4px; display: block; white-space: pre-wrap; }
+.bw-lr canvas { cursor: crosshair; }
+.bw-lr code { padding: 2px 4px; display: block; }
 .bw-lr .lr-value { font-weight: 600; font-variant-numeric: tabular-nums; }`;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  Object.assign(node, attrs);
-  node.append(...children);
-  return node;
-}
 
 function slider(key, [lo, hi, step, value], onInput) {
   const input = el("input", { type: "range", min: lo, max: hi, step, value, name: key });
@@ -135,24 +117,19 @@ function render({ model, el: root }) {
       rows[name].append(slider(key, spec, (v) => { values[name][key] = v; draw(); }).label);
     }
   }
-  const canvas = el("canvas");
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = WIDTH * dpr; canvas.height = HEIGHT * dpr;
-  canvas.style.width = `${WIDTH}px`;
-  const ctx = canvas.getContext("2d");
-  ctx.scale(dpr, dpr);
+  const { canvas, ctx, begin, local } = scalableCanvas(WIDTH, HEIGHT, "the learning rate at every step");
   const readout = el("span", { className: "lr-value" });
   const code = el("code");
-  root.append(el("div", { className: "bw-lr" }, el("style", { textContent: CSS }),
+  mount(root, "bw-lr", CSS).append(
     el("div", { className: "bw-row" },
       el("label", {}, "schedule ", picker), el("label", {}, logBox, " log scale")),
     commonRow, ...Object.values(rows), canvas,
-    el("div", { className: "bw-row" }, stepSlider.label, readout), code));
+    el("div", { className: "bw-row" }, stepSlider.label, readout), code);
 
   const plotW = WIDTH - PAD.left - PAD.right, plotH = HEIGHT - PAD.top - PAD.bottom;
   const line = (ax, ay, bx, by) => { ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke(); };
   canvas.addEventListener("mousemove", (event) => {
-    const frac = (event.offsetX * (WIDTH / canvas.clientWidth) - PAD.left) / plotW;
+    const frac = (local(event)[0] - PAD.left) / plotW;
     state.step = Math.round(Math.min(1, Math.max(0, frac)) * (values.common.total_steps - 1));
     stepSlider.set(state.step);
     draw();
@@ -173,7 +150,7 @@ function render({ model, el: root }) {
     const height = (lr) => (state.log ? Math.log10(Math.max(lr, floor)) : lr);
     const py = (lr) => HEIGHT - PAD.bottom - ((height(lr) - y0) / (y1 - y0)) * plotH;
 
-    ctx.clearRect(0, 0, WIDTH, HEIGHT);
+    begin();
     ctx.font = "11px system-ui, sans-serif";
     ctx.lineWidth = 1;
     ctx.strokeStyle = "#eee";

@@ -3,16 +3,17 @@
 // perceptron-rule update. Everything happens here, in the browser, from the JSON
 // payload that perceptron.py builds, so the demo also works on the static website.
 
+const { PALETTE, styled: element, scalableCanvas, mount } = bookUI;
 const COLORS = {
-  class0: "#1f77b4", // matplotlib C0, as in the chapter's figures
-  class1: "#ff7f0e", // matplotlib C1
+  class0: PALETTE.blue, // matplotlib C0, as in the chapter's figures
+  class1: PALETTE.orange, // matplotlib C1
   region0: "rgba(31, 119, 180, 0.14)",
   region1: "rgba(255, 127, 14, 0.16)",
-  wrong: "#d62728",
-  ink: "#222",
+  wrong: PALETTE.red,
+  ink: PALETTE.ink,
   grid: "#ccc",
 };
-const SIZE = 320; // canvas size in CSS pixels
+const SIZE = 320; // canvas size in logical pixels (it shrinks with a narrow column)
 
 // ---- the maths (pure functions, exported so the tests can run them in Node) ----
 
@@ -50,18 +51,20 @@ export function perceptronUpdate(w, b, x, y, lr) {
   };
 }
 
-/** The part of a convex polygon where sign * (w.x + b) >= 0 (one Sutherland-Hodgman pass). */
+/** The part of a convex polygon where the perceptron outputs 1 (sign = +1: w.x + b >= 0) or
+ *  0 (sign = -1: w.x + b < 0), with the same tie rule as `predict`, so the two parts never
+ *  overlap: with w = 0 and b = 0 every point outputs 1 and the "0" part is empty.
+ *  (One Sutherland-Hodgman pass.) */
 export function clipHalfPlane(polygon, w, b, sign) {
   const out = [];
-  const side = (p) => sign * preActivation(w, b, p);
+  const inside = (p) => (preActivation(w, b, p) >= -TIE) === (sign > 0);
   for (let i = 0; i < polygon.length; i++) {
     const p = polygon[i];
     const q = polygon[(i + 1) % polygon.length];
-    const sp = side(p);
-    const sq = side(q);
-    if (sp >= 0) out.push(p);
-    if ((sp >= 0) !== (sq >= 0)) {
-      const t = sp / (sp - sq);
+    if (inside(p)) out.push(p);
+    if (inside(p) !== inside(q)) {
+      const zp = preActivation(w, b, p);
+      const t = zp / (zp - preActivation(w, b, q));
       out.push([p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])]);
     }
   }
@@ -88,16 +91,7 @@ export function boundarySegment(w, b, view) {
 
 // ---- the widget ----
 
-function element(tag, style = {}, text = "") {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  if (text) node.textContent = text;
-  return node;
-}
-
-function fmt(v) {
-  return (Math.abs(v) < 5e-10 ? 0 : v).toFixed(2);
-}
+const fmt = (v) => (Math.abs(v) < 5e-10 ? 0 : v).toFixed(2);
 
 function render({ model, el }) {
   const data = model.get("data");
@@ -105,26 +99,23 @@ function render({ model, el }) {
   const initial = { w: [...data.w], b: data.b };
   const state = { dataset: data.start, w: [...data.w], b: data.b, lr: data.lr, next: 0, epochErrors: 0 };
 
-  // layout: canvas on the left, controls on the right
-  const root = element("div", {
-    display: "flex", flexWrap: "wrap", gap: "16px", alignItems: "flex-start",
-    fontFamily: "system-ui, sans-serif", fontSize: "14px", color: COLORS.ink,
-  });
-  root.className = "dlb-perceptron";
-  const canvas = element("canvas", { width: `${SIZE}px`, height: `${SIZE}px`, border: "1px solid #ddd" });
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = SIZE * dpr;
-  canvas.height = SIZE * dpr;
-  canvas.setAttribute("role", "img");
-  const panel = element("div", { display: "flex", flexDirection: "column", gap: "8px", flex: "0 1 340px", minWidth: "260px" });
-  root.append(canvas, panel);
-  el.appendChild(root);
+  // layout: canvas on the left, controls on the right; stacked on a phone
+  const root = mount(el, "dlb-perceptron", `
+.dlb-perceptron { font-size: 14px; }
+.dlb-perceptron .bw-layout { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.dlb-perceptron .bw-layout > canvas { flex: 0 1 ${SIZE}px; min-width: 0; }`);
+  const layout = element("div");
+  layout.className = "bw-layout";
+  const { canvas, ctx, begin } = scalableCanvas(SIZE, SIZE, "the data and the decision boundary");
+  const panel = element("div", { display: "flex", flexDirection: "column", gap: "8px", flex: "1 1 260px", minWidth: "0", maxWidth: "420px" });
+  layout.append(canvas, panel);
+  root.append(layout);
 
   // dataset choice
-  const choice = element("div", { display: "flex", gap: "6px", alignItems: "center" });
+  const choice = element("div", { display: "flex", flexWrap: "wrap", gap: "6px", alignItems: "center" });
   choice.append(element("span", {}, "Data:"));
   const datasetButtons = data.datasets.map((d, i) => {
-    const button = element("button", { padding: "2px 10px", cursor: "pointer" }, d.name);
+    const button = element("button", {}, d.name);
     button.addEventListener("click", () => {
       state.dataset = i;
       state.next = 0;
@@ -139,7 +130,7 @@ function render({ model, el }) {
 
   // sliders
   function slider(label, get, set, min, max, step) {
-    const row = element("label", { display: "grid", gridTemplateColumns: "92px 1fr 48px", alignItems: "center", gap: "6px" });
+    const row = element("label", { display: "grid", gridTemplateColumns: "minmax(70px, max-content) minmax(60px, 1fr) 48px", alignItems: "center", gap: "6px" });
     const name = element("span", {}, label);
     const input = element("input", {});
     Object.assign(input, { type: "range", min, max, step });
@@ -171,10 +162,10 @@ function render({ model, el }) {
   ];
 
   // perceptron-rule buttons
-  const buttons = element("div", { display: "flex", gap: "6px" });
-  const stepButton = element("button", { cursor: "pointer" }, "Step (1 point)");
-  const epochButton = element("button", { cursor: "pointer" }, "Epoch (all points)");
-  const resetButton = element("button", { cursor: "pointer" }, "Reset");
+  const buttons = element("div", { display: "flex", flexWrap: "wrap", gap: "6px" });
+  const stepButton = element("button", {}, "Step (1 point)");
+  const epochButton = element("button", {}, "Epoch (all points)");
+  const resetButton = element("button", {}, "Reset");
   buttons.append(stepButton, epochButton, resetButton);
   panel.append(buttons);
 
@@ -232,7 +223,6 @@ function render({ model, el }) {
   });
 
   // drawing
-  const ctx = canvas.getContext("2d");
   const px = (p) => [((p[0] - view[0]) / (view[1] - view[0])) * SIZE, (1 - (p[1] - view[2]) / (view[3] - view[2])) * SIZE];
 
   function fillPolygon(polygon, color) {
@@ -261,8 +251,7 @@ function render({ model, el }) {
     const d = current();
     const w = state.w;
     const b = state.b;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, SIZE, SIZE);
+    begin();
 
     // the two half-planes
     const box = [[view[0], view[2]], [view[1], view[2]], [view[1], view[3]], [view[0], view[3]]];

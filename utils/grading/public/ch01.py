@@ -67,6 +67,21 @@ def learns_or(student):
     _check_training(student, np.array([0, 1, 1, 1]), "OR")
 
 
+@visible_test("train_perceptron",
+              hint="multiply every update by lr: w += lr * (y - y_hat) * x and b += lr * (y - y_hat).")
+def uses_the_learning_rate(student):
+    """AND with lr = 0.5: w = [1, 0.5], b = -1.5 after 6 epochs"""
+    result = as_list(student.train_perceptron(GATE_INPUTS, np.array([0, 0, 0, 1]), lr=0.5),
+                     "train_perceptron(X, y, lr=0.5)", length=3)
+    w = as_array(result[0], "the returned w", shape=(2,), kind="float")
+    expect_close(w, np.array([1.0, 0.5]), "w trained with lr = 0.5")
+    b = as_float(result[1], "the returned b")
+    expect_close(np.array([b]), np.array([-1.5]), "b trained with lr = 0.5")
+    mistakes = [as_int(m, "each entry of mistakes") for m in as_list(result[2], "the returned mistakes")]
+    if mistakes != [2, 3, 3, 2, 1, 0]:
+        fail(f"with lr = 0.5 on AND the mistakes per epoch should be [2, 3, 3, 2, 1, 0], not {mistakes}")
+
+
 @visible_test("xor_weights",
               hint="hidden unit 1 = OR (fires if x1 + x2 >= 0.5), unit 2 = NAND, then AND.")
 def computes_xor(student):
@@ -140,3 +155,64 @@ def builds_a_small_mlp(student):
     tensors = [as_tensor(t, "a state_dict() entry") for t in state.values()]
     expect_equal(sum(t.numel() for t in tensors), 67, "the number of parameters in state_dict()")
     as_tensor(model(torch.ones(2, 4)), "model(x) for x of shape (2, 4)", shape=(2, 3))
+
+
+@visible_test("MLP", hint="a ReLU between the layers (none after the last): without it, negative hidden "
+                          "values pass through and the layers collapse into one linear map.")
+def applies_relu_between_layers(student):
+    """MLP([2, 3, 1]) with given weights: outputs 2, 4.5, 4.5"""
+    model = student.new("MLP", [2, 3, 1])
+    keys = list(as_dict(model.state_dict(), "model.state_dict()"))
+    if len(keys) != 4:
+        fail(f"MLP([2, 3, 1]).state_dict() should hold 4 tensors (two weights, two biases), not {len(keys)}")
+    weights = [torch.tensor([[1.0, -1.0], [-2.0, 1.0], [0.5, 0.5]]), torch.tensor([0.0, 1.0, -1.0]),
+               torch.tensor([[1.0, 2.0, -1.0]]), torch.tensor([0.5])]
+    model.load_state_dict(dict(zip(keys, weights, strict=True)))
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0], [-1.0, -1.0]])
+    got = as_tensor(model(x), "model(x) for x of shape (3, 2)", shape=(3, 1))
+    expect_close(got.numpy(), [[2.0], [4.5], [4.5]], "the outputs with the given weights")
+
+
+@visible_test("MLP", hint="keep nn.Linear's random initialisation: equal weights make all units learn alike.")
+def starts_from_random_weights(student):
+    """a fresh MLP([3, 5, 2]) has random, non-zero first-layer weights"""
+    state = as_dict(student.new("MLP", [3, 5, 2]).state_dict(), "model.state_dict()")
+    first = as_tensor(next(iter(state.values())), "the first weight", shape=(5, 3))
+    if float(first.abs().max()) == 0.0 or len(torch.unique(first, dim=0)) < 5:
+        fail("the first layer starts with zero or identical rows of weights: such a network cannot learn")
+
+
+def _line_points():
+    x = torch.linspace(-2.0, 2.0, 9)
+    return x, 3.0 * x - 2.0 + 0.1 * torch.tensor([1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0, -1.0, 0.0])
+
+
+@visible_test("fit_line", hint="model(x[:, None]) has shape (n, 1) and y has shape (n,): their difference "
+                               "broadcasts to (n, n). Squeeze the prediction (or reshape y) first.")
+def fits_a_steep_line(student):
+    """9 points near y = 3x - 2: the least-squares line (w, b) to 1e-3"""
+    x, y = _line_points()
+    w, b = as_list(student.fit_line(x, y), "fit_line(x, y)", length=2)
+    want = np.polyfit(x.double().numpy(), y.double().numpy(), 1)
+    expect_close(np.array([as_float(w, "w"), as_float(b, "b")]), want, "the fitted (w, b)", rtol=0, atol=1e-3)
+
+
+_BOUND_X = np.array([[2.0, 1.0], [1.0, 2.0], [-1.0, -1.0], [-2.0, 0.0], [0.0, -2.0]])
+_BOUND_Y = np.array([1, 1, 0, 0, 0])
+
+
+@visible_test("perceptron_mistake_bound",
+              hint="updates = sum of the mistakes list; R and gamma use the inputs with a 1 appended.")
+def bound_on_five_points(student):
+    """5 points separated by w* = [1, 1], b* = 0: 1 update, bound 3"""
+    updates, bound = as_list(student.perceptron_mistake_bound(_BOUND_X, _BOUND_Y, np.array([1.0, 1.0]), 0.0),
+                             "perceptron_mistake_bound(X, y, w_star, b_star)", length=2)
+    expect_equal(updates, 1, "updates")
+    expect_close(np.array([as_float(bound, "bound")]), np.array([3.0]), "bound")
+
+
+@visible_test("perceptron_mistake_bound", hint="if the smallest signed margin is <= 0, raise ValueError.")
+def bound_refuses_a_non_separating_line(student):
+    """w* = [1, -1], b* = 0 does not separate the five points: ValueError"""
+    expect_raises(lambda: student.perceptron_mistake_bound(_BOUND_X, _BOUND_Y, np.array([1.0, -1.0]), 0.0),
+                  "ValueError", "perceptron_mistake_bound with a line that does not separate the data")

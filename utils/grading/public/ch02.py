@@ -17,6 +17,15 @@ from utils.grading.expect import (
     fail,
 )
 from utils.grading.public import visible_test
+from utils.grading.rules import AUTOGRAD, write_it_yourself
+
+# What the prompts ask students to write themselves: switched off while that exercise is checked.
+write_it_yourself("gelu", "torch.nn.functional.gelu")
+write_it_yourself("swish", "torch.nn.functional.silu")
+write_it_yourself("stable_softmax", "torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax",
+                  "torch.special.softmax", "torch.logsumexp", "torch.Tensor.logsumexp", "torch.log_softmax",
+                  "torch.Tensor.log_softmax", "torch.nn.functional.log_softmax")
+write_it_yourself("smooth_grads", *AUTOGRAD)
 
 FEW_POINTS = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=torch.float64)
 
@@ -112,13 +121,17 @@ def rejects_zero_temperature(student):
 
 # ---- smooth_grads -------------------------------------------------------------------------------
 
-def _autograd_derivatives(x):
-    result = {}
-    for name, function in (("softplus", F.softplus), ("elu", F.elu), ("gelu", F.gelu), ("silu", F.silu)):
-        xt = x.clone().requires_grad_(True)
-        function(xt).sum().backward()
-        result[name] = xt.grad.numpy()
-    return result
+# What autograd gives for F.softplus, F.elu, F.gelu and F.silu at FEW_POINTS (float64), written down
+# once: this module ships to students, so it must not hold code that computes the answer.
+AUTOGRAD_DERIVATIVES = {
+    "softplus": [0.04742587317756679, 0.2689414213699951, 0.37754066879814546, 0.5, 0.6224593312018546,
+                 0.7310585786300049, 0.9525741268224333],
+    "elu": [0.049787068367863944, 0.36787944117144233, 0.6065306597126334, 1.0, 1.0, 1.0, 1.0],
+    "gelu": [-0.01194564720418392, -0.08331547058768635, 0.13250487534383712, 0.5, 0.8674951246561629,
+             1.0833154705876864, 1.011945647204184],
+    "silu": [-0.08810410601516962, 0.07232948812851325, 0.2600388126973482, 0.5, 0.7399611873026519,
+             0.9276705118714869, 1.0881041060151693],
+}
 
 
 SMOOTH_HINTS = {
@@ -133,7 +146,7 @@ def _derivative_test(name):
     def test(student):
         got = as_dict(student.smooth_grads(FEW_POINTS), "smooth_grads(x)", keys=list(SMOOTH_HINTS))
         what = f"the {name} derivatives"
-        want = _autograd_derivatives(FEW_POINTS)[name]
+        want = AUTOGRAD_DERIVATIVES[name]
         expect_close(as_array(got[name], what, shape=(7,)), want, what, rtol=1e-7, atol=1e-10)
 
     test.__doc__ = f"{name}' at x = -3, -1, -0.5, 0, 0.5, 1, 3, compared with autograd"
@@ -197,3 +210,21 @@ def one_fraction_per_hidden_layer(student):
     fractions = [as_float(value, "a fraction") for value in got]
     expect_equal(int(round(fractions[0] * 2)), 0, "dead units in layer 1 (of 2)")
     expect_equal(int(round(fractions[1] * 2)), 1, "dead units in layer 2 (of 2)")
+
+
+# ---- class_probabilities ------------------------------------------------------------------------
+
+@visible_test("class_probabilities",
+              hint="no ReLU on the last layer (logits may be negative), and softmax over dim=1, the classes "
+                   "of each example.")
+def probabilities_of_a_small_network(student):
+    """a 2-2-3 network on 2 examples: each row sums to 1, matching the logits' softmax"""
+    weights = [torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, -1.0], [-1.0, 0.0], [0.0, 0.5]])]
+    biases = [torch.zeros(2), torch.tensor([0.0, -1.0, 0.0])]
+    X = torch.tensor([[2.0, 1.0], [0.5, 3.0]])
+    got = as_tensor(student.class_probabilities(X, weights, biases), "class_probabilities(X, weights, b)",
+                    shape=(2, 3))
+    # hidden h = [[2, 1], [0.5, 3]]; logits = [[1, -3, 0.5], [-2.5, -1.5, 1.5]]
+    logits = torch.tensor([[1.0, -3.0, 0.5], [-2.5, -1.5, 1.5]])
+    want = torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True)
+    expect_close(got.double().numpy(), want.double().numpy(), "the probabilities", rtol=1e-5, atol=1e-7)

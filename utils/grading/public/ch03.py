@@ -7,6 +7,18 @@ import torch.nn.functional as F
 
 from utils.grading.expect import as_array, as_float, expect_close, expect_raises, fail
 from utils.grading.public import visible_test
+from utils.grading.rules import write_it_yourself
+
+# The PyTorch losses each exercise asks students to write themselves: switched off while it is checked.
+write_it_yourself("huber_loss", "torch.nn.functional.huber_loss", "torch.nn.functional.smooth_l1_loss")
+write_it_yourself("stable_bce_with_logits", "torch.nn.functional.binary_cross_entropy_with_logits",
+                  "torch.nn.functional.binary_cross_entropy", "torch.nn.functional.softplus")
+write_it_yourself("label_smoothed_cross_entropy", "torch.nn.functional.cross_entropy")
+write_it_yourself("kl_categorical", "torch.nn.functional.kl_div")
+write_it_yourself("binary_focal_loss", "torch.nn.functional.binary_cross_entropy_with_logits",
+                  "torch.nn.functional.binary_cross_entropy")
+write_it_yourself("cross_entropy_ignoring", "torch.nn.functional.cross_entropy",
+                  "torch.nn.functional.nll_loss")
 
 
 @visible_test("huber_loss",
@@ -14,7 +26,11 @@ from utils.grading.public import visible_test
 def huber_on_a_few_errors(student):
     """errors -3, -0.5, 0, 0.5, 3 with delta = 1"""
     pred = torch.tensor([-3.0, -0.5, 0.0, 0.5, 3.0])
-    got = as_float(student.huber_loss(pred, torch.zeros(5), 1.0), "huber_loss(pred, target, 1.0)")
+    value = student.huber_loss(pred, torch.zeros(5), 1.0)
+    if not isinstance(value, torch.Tensor) or value.shape != ():
+        fail("huber_loss should return a 0-dimensional tensor (keep .mean()'s result; .item() would drop "
+             "the graph that .backward() needs)")
+    got = as_float(value, "huber_loss(pred, target, 1.0)")
     expect_close(got, (2.5 + 0.125 + 0.0 + 0.125 + 2.5) / 5, "huber_loss(pred, target, 1.0)")
 
 
@@ -111,3 +127,15 @@ def best_constants_of_a_small_sample(student):
     # (capped), -0.75 and -0.25 with their size; -1 - 0.75 - 0.25 + 1 + 1 = 0, so c = 1.25 is the minimum.
     got = as_float(student.best_constant(y, "huber", 1.0), "best_constant(y, 'huber', 1.0)")
     expect_close(got, 1.25, "best_constant(y, 'huber', 1.0)", atol=1e-4)
+
+
+@visible_test("cross_entropy_ignoring",
+              hint="average over the examples that count: divide the sum by the number of kept labels, "
+                   "not by N.")
+def masked_ce_with_two_padded_examples(student):
+    """4 examples of 3 classes, the last two padding (-100)"""
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [3.0, -2.0, 1.0], [0.0, 0.0, 4.0]])
+    labels = torch.tensor([0, 2, -100, -100])
+    got = as_float(student.cross_entropy_ignoring(logits, labels, -100), "cross_entropy_ignoring(...)")
+    want = F.cross_entropy(logits, labels, ignore_index=-100).item()
+    expect_close(got, want, "cross_entropy_ignoring(...)", rtol=1e-5)

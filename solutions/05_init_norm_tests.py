@@ -1,0 +1,681 @@
+"""Hidden tests for exercises/05_init_norm.ipynb (21 points).
+
+Run by the grader in its own process (see solutions/README.md); never shipped to students.
+Expected values come from PyTorch's own layers (nn.BatchNorm1d/2d, nn.GroupNorm, nn.RMSNorm)
+or from the definitions in the prompts, computed here. Behaviour that lives in objects
+(buffers, the train/eval switch, gradients, inputs that must not change) is observed through
+scenarios run in the student's process.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from utils.grading.expect import (
+    as_array,
+    as_dict,
+    as_float,
+    as_list,
+    expect_close,
+    expect_equal,
+    expect_raises,
+    fail,
+)
+from utils.grading.hidden import hidden_test
+
+# ---- exercise 1: init_std (2 points) ------------------------------------------------------------------
+
+
+@hidden_test("init_std", points=1)
+def stds_and_bounds_for_several_layers(student):
+    """normal std and uniform bound of each rule for square, wide and narrow layers"""
+    for fan_in, fan_out in [(784, 256), (64, 1024), (7, 7), (1, 3)]:
+        variances = {"lecun": 1 / fan_in, "xavier": 2 / (fan_in + fan_out), "he": 2 / fan_in}
+        for scheme, variance in variances.items():
+            got = as_float(
+                student.init_std(scheme, fan_in, fan_out), f"init_std({scheme!r}, {fan_in}, {fan_out})"
+            )
+            expect_close(got, math.sqrt(variance), f"init_std({scheme!r}, {fan_in}, {fan_out})", rtol=1e-9)
+            got = as_float(
+                student.init_std(scheme, fan_in, fan_out, distribution="uniform"),
+                f"the uniform bound for {scheme!r}, {fan_in}, {fan_out}",
+            )
+            expect_close(
+                got,
+                math.sqrt(3 * variance),
+                f"the uniform bound for {scheme!r}, {fan_in} -> {fan_out}",
+                rtol=1e-9,
+            )
+
+
+@hidden_test("init_std", points=1)
+def agrees_with_torch_init_and_rejects_bad_input(student):
+    """the uniform bounds reproduce torch.nn.init's; unknown schemes and bad fans raise ValueError"""
+    fan_in, fan_out = 300, 100
+    w = torch.empty(fan_out, fan_in, dtype=torch.float64)
+    torch.nn.init.xavier_uniform_(w, generator=torch.Generator().manual_seed(0))
+    bound = as_float(student.init_std("xavier", fan_in, fan_out, distribution="uniform"), "the Xavier bound")
+    if not (w.abs().max().item() <= bound < 1.01 * w.abs().max().item() + 1e-3):
+        fail("the Xavier uniform bound does not match what torch.nn.init.xavier_uniform_ draws within")
+    for args, what in [
+        (("orthogonal", 4, 4), "an unknown scheme"),
+        (("he", 0, 4), "fan_in = 0"),
+        (("he", 4, -2), "a negative fan_out"),
+        (("he", 2.5, 4), "a fractional fan_in"),
+    ]:
+        expect_raises(lambda args=args: student.init_std(*args), "ValueError", f"init_std with {what}")
+    expect_raises(
+        lambda: student.init_std("he", 4, 4, distribution="cauchy"),
+        "ValueError",
+        "init_std with distribution='cauchy'",
+    )
+
+
+# ---- exercise 2: batch_norm_step (3 points) ------------------------------------------------------------
+
+
+def bn_reference(x, gamma, beta, mean, var, momentum, eps):
+    """nn.BatchNorm1d/2d in training mode, one step: (y, running_mean, running_var) as arrays."""
+    x = torch.tensor(x)
+    layer = (torch.nn.BatchNorm1d if x.dim() == 2 else torch.nn.BatchNorm2d)(
+        x.shape[1], eps=eps, momentum=momentum
+    ).to(x.dtype)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(gamma))
+        layer.bias.copy_(torch.tensor(beta))
+        layer.running_mean.copy_(torch.tensor(mean))
+        layer.running_var.copy_(torch.tensor(var))
+        y = layer(x)
+    return y.numpy(), layer.running_mean.numpy(), layer.running_var.numpy()
+
+
+def bn_step_scenario(student, x, gamma, beta, mean, var, momentum, eps):
+    """Call batch_norm_step on tensors we keep, and report the result and those tensors afterwards."""
+    given = [torch.tensor(a) for a in (x, gamma, beta, mean, var)]
+    kept = [t.clone() for t in given]
+    y, new_mean, new_var = student.batch_norm_step(*given, momentum=momentum, eps=eps)
+    return {
+        "y": y,
+        "mean": new_mean,
+        "var": new_var,
+        "y_dtype": str(y.dtype),
+        "unchanged": [bool(torch.equal(a, b)) for a, b in zip(given, kept)],
+    }
+
+
+def bn_data(rng, shape, dtype=np.float64):
+    c = shape[1]
+    return (
+        rng.normal(loc=2.0, scale=3.0, size=shape).astype(dtype),
+        rng.uniform(0.5, 1.5, c).astype(dtype),
+        rng.normal(size=c).astype(dtype),
+        rng.normal(size=c).astype(dtype),
+        rng.uniform(0.5, 2, c).astype(dtype),
+    )
+
+
+def expect_bn_step(student, args, momentum, eps, what, rtol=1e-6):
+    got = as_dict(
+        student.run(bn_step_scenario, *args, momentum, eps),
+        what,
+        keys=["y", "mean", "var", "y_dtype", "unchanged"],
+    )
+    want = bn_reference(*args, momentum, eps)
+    for name, value, ref in zip(
+        ("y", "new running_mean", "new running_var"), (got["y"], got["mean"], got["var"]), want
+    ):
+        expect_close(
+            as_array(value, f"{name} for {what}", shape=ref.shape),
+            ref,
+            f"{name} for {what}",
+            rtol=rtol,
+            atol=1e-6,
+        )
+    return got
+
+
+@hidden_test("batch_norm_step", points=1)
+def matches_batchnorm1d_and_2d(student):
+    """outputs and running statistics match nn.BatchNorm1d and nn.BatchNorm2d, several momenta"""
+    rng = np.random.default_rng(501)
+    expect_bn_step(student, bn_data(rng, (16, 5)), 0.1, 1e-5, "a [16, 5] batch")
+    expect_bn_step(student, bn_data(rng, (3, 4)), 0.7, 1e-5, "a [3, 4] batch with momentum 0.7")
+    expect_bn_step(student, bn_data(rng, (2, 3, 4, 5)), 0.25, 1e-5, "a [2, 3, 4, 5] image batch")
+    expect_bn_step(student, bn_data(rng, (1, 2, 3, 3)), 0.1, 1e-5, "one image [1, 2, 3, 3]")
+
+
+@hidden_test("batch_norm_step", points=1)
+def eps_dtype_and_inputs_left_alone(student):
+    """a large eps inside the square root; float32 stays float32; the given tensors are not changed"""
+    rng = np.random.default_rng(502)
+    args = bn_data(rng, (6, 3))
+    args = (args[0] * 0.01,) + args[1:]  # a tiny variance, where eps matters
+    got = expect_bn_step(student, args, 0.1, 0.5, "eps = 0.5 and a tiny variance")
+    if not all(got["unchanged"]):
+        fail(
+            "batch_norm_step changed a tensor it was given (x, gamma, beta, running_mean or running_var); "
+            "return new tensors instead of updating them in place"
+        )
+    got = expect_bn_step(student, bn_data(rng, (8, 4), np.float32), 0.1, 1e-5, "a float32 batch", rtol=1e-4)
+    expect_equal(got["y_dtype"], "torch.float32", "the dtype of y for a float32 x")
+
+
+@hidden_test("batch_norm_step", points=1)
+def too_few_values_and_wrong_shapes_raise(student):
+    """ValueError for one value per channel and for a 3-D x (after computing correct results)"""
+    rng = np.random.default_rng(503)
+    expect_bn_step(student, bn_data(rng, (5, 2)), 0.1, 1e-5, "a [5, 2] batch")
+    one = [torch.tensor(a) for a in bn_data(rng, (1, 3))]
+    expect_raises(
+        lambda: student.batch_norm_step(*one), "ValueError", "batch_norm_step on a batch of one [1, 3]"
+    )
+    c3 = [torch.tensor(a) for a in bn_data(rng, (4, 3))]
+    c3[0] = c3[0].reshape(4, 3, 1, 1)[:, :, 0]  # 3-D
+    expect_raises(
+        lambda: student.batch_norm_step(*c3), "ValueError", "batch_norm_step on a 3-D x of shape (4, 3, 1)"
+    )
+
+
+# ---- exercise 3: ScratchBatchNorm1d (3 points) ----------------------------------------------------------
+
+
+def module_train_eval(student, batches, eval_batch, momentum, upstream):
+    """Train mode on some batches (with a backward pass on the last), then eval mode; all observations."""
+    norm = student.ScratchBatchNorm1d(len(eval_batch[0]), momentum=momentum).double()
+    fresh = {name: value.clone() for name, value in norm.state_dict().items()}
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 1.5, len(eval_batch[0]), dtype=torch.float64))
+        norm.bias.copy_(torch.linspace(-1.0, 1.0, len(eval_batch[0]), dtype=torch.float64))
+    norm.train()
+    outputs = []
+    for x in batches[:-1]:
+        outputs.append(norm(torch.tensor(x)).detach())
+    x_last = torch.tensor(batches[-1]).requires_grad_()
+    out = norm(x_last)
+    outputs.append(out.detach())
+    (out * torch.tensor(upstream)).sum().backward()
+    after_train = {name: b.clone() for name, b in norm.named_buffers()}
+    norm.eval()
+    eval_output = norm(torch.tensor(eval_batch)).detach()
+    return {
+        "outputs": outputs,
+        "after_train": after_train,
+        "eval_output": eval_output,
+        "after_eval": dict(norm.named_buffers()),
+        "x_grad": x_last.grad,
+        "weight_grad": norm.weight.grad,
+        "bias_grad": norm.bias.grad,
+        "state_keys": sorted(norm.state_dict()),
+        "fresh": fresh,
+    }
+
+
+def module_reference(batches, eval_batch, momentum, upstream):
+    c = len(eval_batch[0])
+    norm = torch.nn.BatchNorm1d(c, momentum=momentum).double()
+    with torch.no_grad():
+        norm.weight.copy_(torch.linspace(0.5, 1.5, c, dtype=torch.float64))
+        norm.bias.copy_(torch.linspace(-1.0, 1.0, c, dtype=torch.float64))
+    outputs = [norm(torch.tensor(x)).detach().numpy() for x in batches[:-1]]
+    x_last = torch.tensor(batches[-1]).requires_grad_()
+    out = norm(x_last)
+    outputs.append(out.detach().numpy())
+    (out * torch.tensor(upstream)).sum().backward()
+    stats = {
+        "running_mean": norm.running_mean.clone().numpy(),
+        "running_var": norm.running_var.clone().numpy(),
+    }
+    norm.eval()
+    with torch.no_grad():
+        eval_output = norm(torch.tensor(eval_batch)).numpy()
+    grads = {
+        "x_grad": x_last.grad.numpy(),
+        "weight_grad": norm.weight.grad.numpy(),
+        "bias_grad": norm.bias.grad.numpy(),
+    }
+    return outputs, stats, eval_output, grads
+
+
+def module_data(seed, n=8, c=4, steps=4, scale=2.0):
+    rng = np.random.default_rng(seed)
+    batches = [rng.normal(loc=3.0, scale=scale, size=(n, c)) for _ in range(steps)]
+    return batches, rng.normal(loc=3.0, scale=scale, size=(5, c)), rng.normal(size=(n, c))
+
+
+def expect_stats(got, want, what):
+    got = as_dict(got, what)
+    for name, value in want.items():
+        if name not in got:
+            fail(f"no buffer named {name} {what}: register it with self.register_buffer({name!r}, ...)")
+        expect_close(as_array(got[name], f"{name} {what}", shape=value.shape), value, f"{name} {what}")
+
+
+@hidden_test("ScratchBatchNorm1d", points=1)
+def training_mode_outputs_and_running_statistics(student):
+    """4 training batches: outputs and running statistics as nn.BatchNorm1d (momentum 0.1 and 0.3)"""
+    for seed, momentum in ((511, 0.1), (512, 0.3)):
+        batches, eval_batch, upstream = module_data(seed)
+        got = as_dict(student.run(module_train_eval, batches, eval_batch, momentum, upstream), "the scenario")
+        want_outputs, want_stats, _, _ = module_reference(batches, eval_batch, momentum, upstream)
+        for k, want in enumerate(want_outputs):
+            expect_close(
+                as_array(got["outputs"][k], f"the output on training batch {k}", shape=want.shape),
+                want,
+                f"the output on training batch {k}",
+            )
+        expect_stats(got["after_train"], want_stats, f"after 4 training batches (momentum {momentum})")
+        for key in ("running_mean", "running_var"):
+            if key not in as_list(got["state_keys"], "the state_dict keys"):
+                fail(f"{key} is not in the module's state_dict: register it with self.register_buffer")
+        fresh = as_dict(got["fresh"], "the state_dict of a new module")
+        for key, value in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+            if key not in fresh:
+                fail(f"a new module has no {key} in its state_dict")
+            expect_close(as_array(fresh[key], key, shape=(4,)), np.full(4, value), f"{key} of a new module")
+
+
+@hidden_test("ScratchBatchNorm1d", points=1)
+def eval_mode_uses_and_keeps_the_running_statistics(student):
+    """eval mode normalises with the running statistics and leaves them unchanged"""
+    batches, eval_batch, upstream = module_data(513, n=2, c=3)
+    got = as_dict(student.run(module_train_eval, batches, eval_batch, 0.1, upstream), "the scenario")
+    _, want_stats, want_eval, _ = module_reference(batches, eval_batch, 0.1, upstream)
+    expect_close(
+        as_array(got["eval_output"], "the eval-mode output", shape=want_eval.shape),
+        want_eval,
+        "the output in eval mode",
+    )
+    expect_stats(got["after_eval"], want_stats, "after a batch in eval mode (eval must not update them)")
+
+
+@hidden_test("ScratchBatchNorm1d", points=1)
+def gradients_reach_input_weight_and_bias(student):
+    """a backward pass gives nn.BatchNorm1d's gradients for the input, weight and bias (tiny variances)"""
+    batches, eval_batch, upstream = module_data(514, n=6, c=5, steps=2, scale=0.003)
+    got = as_dict(student.run(module_train_eval, batches, eval_batch, 0.1, upstream), "the scenario")
+    *_, want = module_reference(batches, eval_batch, 0.1, upstream)
+    for name, value in want.items():
+        if got.get(name) is None:
+            fail(
+                f"{name.replace('_', '.')} is None after backward(): is it a parameter, and is the output "
+                "computed from it?"
+            )
+        expect_close(as_array(got[name], name, shape=value.shape), value, name.replace("_grad", " gradient"))
+
+
+# ---- exercise 4: group_norm (2 points) ------------------------------------------------------------------
+
+
+def group_reference(x, groups, weight, bias, eps=1e-5):
+    return torch.nn.functional.group_norm(
+        torch.tensor(x), groups, torch.tensor(weight), torch.tensor(bias), eps
+    ).numpy()
+
+
+@hidden_test("group_norm", points=1)
+def matches_nn_groupnorm_for_several_shapes(student):
+    """nn.GroupNorm for images, sequences and [N, C] inputs, 1, some and C groups"""
+    rng = np.random.default_rng(521)
+    for shape, groups in [
+        ((3, 6, 4, 5), 3),
+        ((2, 8, 7), 4),
+        ((4, 6), 2),
+        ((2, 4, 3, 3), 1),
+        ((2, 4, 3, 3), 4),
+    ]:
+        x = rng.normal(loc=1.0, scale=2.0, size=shape)
+        w, b = rng.uniform(0.5, 1.5, shape[1]), rng.normal(size=shape[1])
+        got = as_array(
+            student.group_norm(torch.tensor(x), groups, torch.tensor(w), torch.tensor(b)),
+            f"group_norm for {shape}, {groups} groups",
+            shape=shape,
+            kind="float",
+        )
+        expect_close(
+            got, group_reference(x, groups, w, b), f"group_norm for x of shape {shape}, {groups} groups"
+        )
+
+
+@hidden_test("group_norm", points=1)
+def eps_and_indivisible_channels(student):
+    """eps = 1 inside the square root, per-channel weights; ValueError when C % groups != 0"""
+    rng = np.random.default_rng(522)
+    x = rng.normal(scale=0.3, size=(2, 6, 3))
+    w, b = np.arange(1.0, 7.0), np.arange(6.0) - 3
+    got = as_array(
+        student.group_norm(torch.tensor(x), 2, torch.tensor(w), torch.tensor(b), eps=1.0),
+        "group_norm with eps = 1",
+        shape=x.shape,
+    )
+    expect_close(
+        got, group_reference(x, 2, w, b, eps=1.0), "group_norm with eps = 1 and distinct channel weights"
+    )
+    expect_raises(
+        lambda: student.group_norm(torch.tensor(x), 4, torch.tensor(w), torch.tensor(b)),
+        "ValueError",
+        "group_norm with 6 channels in 4 groups",
+    )
+
+
+# ---- exercise 5: rms_norm (2 points) --------------------------------------------------------------------
+
+
+def rms_reference(x, weight, eps=1e-6):
+    layer = torch.nn.RMSNorm(len(weight), eps=eps).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight))
+        return layer(torch.tensor(x)).numpy()
+
+
+@hidden_test("rms_norm", points=1)
+def matches_nn_rmsnorm(student):
+    """nn.RMSNorm on inputs with a non-zero mean, of 1, 2 and 3 dimensions"""
+    rng = np.random.default_rng(531)
+    for shape in [(7,), (4, 5), (2, 3, 6)]:
+        x = rng.normal(loc=2.0, size=shape)
+        w = rng.uniform(0.5, 1.5, shape[-1])
+        got = as_array(
+            student.rms_norm(torch.tensor(x), torch.tensor(w)), f"rms_norm for {shape}", shape=shape
+        )
+        expect_close(got, rms_reference(x, w), f"rms_norm for x of shape {shape}")
+
+
+@hidden_test("rms_norm", points=1)
+def eps_inside_the_root_and_dtype_kept(student):
+    """a large eps and tiny inputs; float32 in, float32 out"""
+    rng = np.random.default_rng(532)
+    x = rng.normal(scale=0.01, size=(3, 4))
+    w = rng.uniform(0.5, 1.5, 4)
+    got = as_array(
+        student.rms_norm(torch.tensor(x), torch.tensor(w), eps=0.1), "rms_norm with eps = 0.1", shape=x.shape
+    )
+    expect_close(got, rms_reference(x, w, eps=0.1), "rms_norm with eps = 0.1")
+    result = student.rms_norm(torch.tensor(x, dtype=torch.float32), torch.tensor(w, dtype=torch.float32))
+    if not (isinstance(result, torch.Tensor) and result.dtype == torch.float32):
+        fail("rms_norm should return a float32 tensor for float32 inputs")
+
+
+# ---- exercise 6: inverted_dropout (2 points) --------------------------------------------------------------
+
+
+def dropout_scenario(student, x, p, u, training):
+    given = torch.tensor(x)
+    kept = given.clone()
+    out = student.inverted_dropout(given, p, torch.tensor(u), training=training)
+    return {"out": out, "x_unchanged": bool(torch.equal(given, kept)), "dtype": str(out.dtype)}
+
+
+def dropout_reference(x, p, u):
+    if p == 1:
+        return np.zeros_like(x)
+    return x * (u >= p) / (1 - p)
+
+
+@hidden_test("inverted_dropout", points=1)
+def keeps_where_u_reaches_p_and_scales(student):
+    """the mask u >= p (u exactly p is kept), 1/(1-p) scaling, p = 0 and p = 1, several shapes"""
+    rng = np.random.default_rng(541)
+    for shape, p in [((6, 5), 0.3), ((4, 3, 2), 0.5), ((9,), 0.0), ((3, 3), 1.0)]:
+        x, u = rng.normal(size=shape), rng.uniform(size=shape)
+        u.flat[0] = p if p < 1 else u.flat[0]  # a draw exactly at p is kept
+        got = as_dict(
+            student.run(dropout_scenario, x, p, u, True), "the scenario", keys=["out", "x_unchanged", "dtype"]
+        )
+        expect_close(
+            as_array(got["out"], f"inverted_dropout for p = {p}", shape=shape),
+            dropout_reference(x, p, u),
+            f"inverted_dropout for p = {p}, x of shape {shape}",
+        )
+
+
+@hidden_test("inverted_dropout", points=1)
+def evaluation_identity_input_untouched_and_bad_p(student):
+    """training=False returns x; x is never changed; float32 stays float32; p outside [0, 1] raises"""
+    rng = np.random.default_rng(542)
+    x, u = rng.normal(size=(5, 4)), rng.uniform(size=(5, 4))
+    got = as_dict(student.run(dropout_scenario, x, 0.4, u, False), "the scenario")
+    expect_close(
+        as_array(got["out"], "inverted_dropout in evaluation mode", shape=x.shape),
+        x,
+        "inverted_dropout with training=False",
+        rtol=0,
+        atol=0,
+    )
+    got = as_dict(
+        student.run(dropout_scenario, x.astype(np.float32), 0.4, u.astype(np.float32), True), "the scenario"
+    )
+    if not got["x_unchanged"]:
+        fail("inverted_dropout changed the x it was given; return a new tensor")
+    expect_equal(got["dtype"], "torch.float32", "the output dtype for a float32 x")
+    for p in (-0.1, 1.5):
+        expect_raises(
+            lambda p=p: student.inverted_dropout(torch.tensor(x), p, torch.tensor(u)),
+            "ValueError",
+            f"inverted_dropout with p = {p}",
+        )
+
+
+# ---- exercise 7: evaluate (3 points) ----------------------------------------------------------------------
+
+
+def evaluate_scenario(student, state, x, y, batch_size, start_in_training):
+    """A BN + dropout classifier with given weights, evaluated by the student's function."""
+
+    class Probe(torch.nn.Module):  # records the mode and grad switch its forward pass sees
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(
+                torch.nn.Linear(4, 16),
+                torch.nn.BatchNorm1d(16),
+                torch.nn.ReLU(),
+                torch.nn.Dropout(0.5),
+                torch.nn.Linear(16, 3),
+            )
+            self.seen = []
+
+        def forward(self, inputs):
+            self.seen.append([self.training, torch.is_grad_enabled()])
+            return self.body(inputs)
+
+    model = Probe().double()
+    model.body.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    model.train(start_in_training)
+    torch.manual_seed(0)
+    accuracy = student.evaluate(model, torch.tensor(x), torch.tensor(y), batch_size=batch_size)
+    return {
+        "accuracy": accuracy,
+        "seen": model.seen,
+        "training_after": model.training,
+        "state_after": model.body.state_dict(),
+    }
+
+
+def evaluate_data(seed):
+    rng = np.random.default_rng(seed)
+    body = torch.nn.Sequential(
+        torch.nn.Linear(4, 16),
+        torch.nn.BatchNorm1d(16),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(16, 3),
+    ).double()
+    with torch.no_grad():
+        for p in body.parameters():
+            p.copy_(torch.tensor(rng.normal(size=tuple(p.shape))))
+        body[1].running_mean.copy_(torch.tensor(rng.normal(size=16)))
+        body[1].running_var.copy_(torch.tensor(rng.uniform(0.5, 3.0, 16)))
+    state = {k: v.numpy().copy() for k, v in body.state_dict().items()}
+    x = rng.normal(size=(50, 4))
+    body.eval()
+    with torch.no_grad():
+        y = body(torch.tensor(x)).argmax(1).numpy()
+    y[::4] = (y[::4] + 1) % 3  # a quarter wrong, so the accuracy is 0.74, not 1
+    with torch.no_grad():
+        want = float((body(torch.tensor(x)).argmax(1).numpy() == y).mean())
+    return state, x, y, want
+
+
+@hidden_test("evaluate", points=1)
+def accuracy_in_evaluation_mode_without_gradients(student):
+    """the eval-mode accuracy, every forward pass in eval mode with gradients off, batches of 7 and 64"""
+    state, x, y, want = evaluate_data(551)
+    for batch_size in (7, 64):
+        got = as_dict(student.run(evaluate_scenario, state, x, y, batch_size, True), "the scenario")
+        expect_close(
+            as_float(got["accuracy"], "evaluate(...)"), want, f"the accuracy with batches of {batch_size}"
+        )
+        for training, grad_enabled in as_list(got["seen"], "the forward passes"):
+            if training:
+                fail("the model ran a forward pass in training mode: call model.eval() first")
+            if grad_enabled:
+                fail("the model ran a forward pass with gradients enabled: use torch.no_grad()")
+
+
+@hidden_test("evaluate", points=1)
+def the_model_is_not_changed(student):
+    """parameters and BatchNorm buffers are the same after the call"""
+    state, x, y, _ = evaluate_data(552)
+    got = as_dict(student.run(evaluate_scenario, state, x, y, 10, True), "the scenario")
+    after = as_dict(got["state_after"], "the model's state after evaluate")
+    for name, value in state.items():
+        expect_close(
+            as_array(after[name], name), value, f"{name} after evaluate (it must not change)", rtol=0, atol=0
+        )
+
+
+@hidden_test("evaluate", points=1)
+def the_mode_is_restored(student):
+    """a model in training mode goes back to training mode; one in eval mode stays in eval mode"""
+    state, x, y, want = evaluate_data(553)
+    for start in (True, False):
+        got = as_dict(student.run(evaluate_scenario, state, x, y, 16, start), "the scenario")
+        expect_close(as_float(got["accuracy"], "evaluate(...)"), want, "the accuracy")
+        if got["training_after"] is not start:
+            mode = "training" if start else "evaluation"
+            fail(f"a model that was in {mode} mode should be in {mode} mode again after evaluate")
+
+
+# ---- exercise 8: layer_stds (2 points) --------------------------------------------------------------------
+
+
+def stds_reference(x, weights, activation):
+    functions = {
+        "linear": lambda t: t,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "gelu": torch.nn.functional.gelu,
+    }
+    h, stds = torch.tensor(x), []
+    for w in weights:
+        h = functions[activation](h @ torch.tensor(w).T)
+        stds.append(h.std(unbiased=False).item())
+    return np.array(stds)
+
+
+@hidden_test("layer_stds", points=1)
+def stds_after_each_activation(student):
+    """population std after the activation, for each activation, with layers of changing width"""
+    rng = np.random.default_rng(561)
+    x = rng.normal(size=(5, 6))  # a small batch, where the population and sample std differ
+    weights = [
+        rng.normal(scale=0.5, size=(8, 6)),
+        rng.normal(scale=0.5, size=(3, 8)),
+        rng.normal(size=(4, 3)),
+    ]
+    for activation in ("linear", "tanh", "relu", "gelu"):
+        got = as_array(
+            student.layer_stds(torch.tensor(x), [torch.tensor(w) for w in weights], activation),
+            f"layer_stds for {activation}",
+            shape=(3,),
+            kind="float",
+        )
+        expect_close(got, stds_reference(x, weights, activation), f"layer_stds for {activation}")
+
+
+@hidden_test("layer_stds", points=1)
+def one_layer_and_unknown_activation(student):
+    """a single layer; ValueError for an unknown activation"""
+    rng = np.random.default_rng(562)
+    x, w = rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
+    got = as_array(
+        student.layer_stds(torch.tensor(x), [torch.tensor(w)], "relu"),
+        "layer_stds, one layer",
+        shape=(1,),
+        kind="float",
+    )
+    expect_close(got, stds_reference(x, [w], "relu"), "layer_stds for one ReLU layer")
+    expect_raises(
+        lambda: student.layer_stds(torch.tensor(x), [torch.tensor(w)], "swish"),
+        "ValueError",
+        "layer_stds with activation 'swish'",
+    )
+
+
+# ---- exercise 9: depth_to_collapse (2 points) ----------------------------------------------------------
+
+
+def collapse_reference(scheme, activation, width, max_depth, threshold, seed):
+    """The same experiment, our own random draws: the first collapsed layer, or None."""
+    generator = torch.Generator().manual_seed(seed + 1000)
+    std = {
+        "small": 0.01,
+        "lecun": math.sqrt(1 / width),
+        "xavier": math.sqrt(1 / width),
+        "he": math.sqrt(2 / width),
+    }[scheme]
+    x = torch.randn(256, width, generator=generator)
+    h, first = x, None
+    functions = {
+        "linear": lambda t: t,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
+        "gelu": torch.nn.functional.gelu,
+    }
+    for layer in range(1, max_depth + 1):
+        h = functions[activation](h @ (torch.randn(width, width, generator=generator) * std).T)
+        s = h.std(unbiased=False).item()
+        first = s if first is None else first
+        if s < threshold * first:
+            return layer
+    return None
+
+
+def expect_depth(student, scheme, activation, what, slack, **kwargs):
+    settings = {"width": 256, "max_depth": 50, "threshold": 1e-3, "seed": 0} | kwargs
+    got = student.depth_to_collapse(scheme, activation, **settings)
+    want = collapse_reference(scheme, activation, **settings)
+    if want is None or got is None:
+        if got is not want:
+            fail(
+                f"depth_to_collapse for {what}: expected "
+                f"{'None (no collapse)' if want is None else 'a layer number'}, got {got!r}"
+            )
+        return
+    got = as_float(got, f"depth_to_collapse for {what}")
+    if got != int(got) or abs(got - want) > slack:
+        fail(f"depth_to_collapse for {what} is {got:g}, outside the range the random draw allows")
+
+
+@hidden_test("depth_to_collapse", points=1)
+def collapse_depths_of_shrinking_stacks(student):
+    """small-init tanh and Xavier-init ReLU collapse at the depth the experiment measures"""
+    expect_depth(student, "small", "tanh", "small init, tanh", slack=0)
+    expect_depth(student, "xavier", "relu", "Xavier, ReLU", slack=2)
+    expect_depth(student, "xavier", "tanh", "Xavier, tanh (fades, but not by 1e-3 in 50 layers)", slack=0)
+
+
+@hidden_test("depth_to_collapse", points=1)
+def no_collapse_with_he_and_relu(student):
+    """He init keeps a ReLU stack alive (None); a short stack of small-init ReLU layers collapses at once"""
+    expect_depth(student, "he", "relu", "He, ReLU", slack=0)
+    expect_depth(
+        student,
+        "small",
+        "relu",
+        "small init, ReLU, width 64, threshold 0.1",
+        slack=0,
+        width=64,
+        threshold=0.1,
+        max_depth=10,
+    )

@@ -1,0 +1,90 @@
+"""The student's side of every test: run requests against the student's names.
+
+The same code serves grading (``worker.py``, in the sandboxed process, requests arriving
+over a pipe) and the visible checks (``check.LocalStudent``, in the student's own kernel),
+so a check and a hidden test see the student's code behave the same way. Requests:
+
+- ``{"op": "exec", "number": n, "source": ...}``: run notebook cell ``n`` (grading only);
+- ``{"op": "call", "target": name or Handle, "method": name or None, "args", "kwargs", "keep",
+  "rules"}``: call a function, class or kept object and reply with its result (or, with
+  ``keep``, keep the result here and reply with a ``Handle`` to it);
+- ``{"op": "scenario", "source", "name", "args", "kwargs", "rules"}``: compile a test's
+  scenario (``scenario.py``) and call it with the student's names and the arguments.
+
+``rules`` (``rules.py``) names functions switched off while that call runs. Every reply is
+``{"ok": value}``, ``{"error": {"type", "message", "where"}}`` or ``{"unreadable": what}``
+(the result was not plain data).
+"""
+
+import traceback
+
+from . import plain, rules, scenario
+
+MAX_MESSAGE_CHARS = 2000
+
+
+class Kernel:
+    """The student's names (``namespace``) and the objects kept for the tests."""
+
+    def __init__(self, namespace, transform=str, scopes=None, catches=BaseException):
+        self.namespace = namespace
+        self.transform = transform  # turns IPython syntax into plain Python (grading only)
+        self.scopes = [namespace] if scopes is None else scopes  # where rules also switch names off
+        self.catches = catches      # the student's notebook keeps its KeyboardInterrupt
+        self.kept = []
+
+    def handle(self, request):
+        try:
+            if request["op"] == "exec":
+                self.run_cell(request["number"], request["source"])
+                return {"ok": None}
+            args, kwargs = request["args"], request["kwargs"]
+            with rules.switched_off(request.get("rules"), self.scopes):
+                if request["op"] == "scenario":
+                    function = scenario.load(request["source"], request["name"])
+                    result = function(scenario.StudentNames(self.namespace), *args, **kwargs)
+                else:
+                    result = self.call(request["target"], request["method"], args, kwargs)
+            return self.reply(result, keep=request.get("keep", False))
+        except self.catches as error:  # whatever the student's code raised (in grading, even SystemExit)
+            return {"error": describe(error)}
+
+    def run_cell(self, number, source):
+        code = compile(self.transform(source), f"<cell {number}>", "exec")
+        exec(code, self.namespace)
+
+    def call(self, target, method, args, kwargs):
+        if isinstance(target, plain.Handle):
+            function = self.kept[target.number]
+        elif target in self.namespace:
+            function = self.namespace[target]
+        else:
+            raise NameError(f"name {target!r} is not defined: did its cell run without errors?")
+        if method is not None:
+            function = getattr(function, method)
+        return function(*args, **kwargs)
+
+    def reply(self, result, keep):
+        if keep:
+            self.kept.append(result)
+            return {"ok": plain.Handle(len(self.kept) - 1)}
+        try:
+            plain.encode(result)  # can it be sent? (a student's object may fail in any way here)
+        except plain.NotPlainData as error:
+            return {"unreadable": str(error)}
+        except Exception:  # noqa: BLE001
+            return {"unreadable": f"a {type(result).__name__}"}
+        return {"ok": result}
+
+
+def describe(error):
+    """An exception as plain data: its type, message and where in the notebook it happened."""
+    where = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename.startswith("<cell "):
+            where = f"{frame.filename[1:-1]}, line {frame.lineno}"
+    try:
+        message = str(error)[:MAX_MESSAGE_CHARS]
+    except Exception:  # noqa: BLE001
+        message = "(the message could not be shown)"
+    return {"type": type(error).__name__, "message": message, "where": where}
