@@ -63,9 +63,10 @@ def test_table_of_contents_opens_at_phone_width(phone, site_url):
     # the search button is reachable, not covered by the contents button's tooltip
     search = phone.locator(".search-button:visible").first
     box = search.bounding_box()
-    hit = phone.evaluate("([x, y]) => document.elementFromPoint(x, y).closest('.search-button') !== null",
-                         [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
-    assert hit, "something covers the search button"
+    # The closed sidebars slide away in a CSS transition (about 0.3 s), so wait for it, up to 3 s.
+    centre = [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]
+    phone.wait_for_function("([x, y]) => document.elementFromPoint(x, y).closest('.search-button') !== null",
+                            arg=centre, timeout=3_000)  # raises if something still covers the search button
     phone.watcher.assert_clean(CHAPTER)
 
 

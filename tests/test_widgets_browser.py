@@ -38,7 +38,7 @@ def set_slider(root, name, value):
 
 
 def canvas_pixels(root):
-    return root.locator("canvas").evaluate("c => c.toDataURL()")
+    return root.locator("canvas").evaluate_all("cs => cs.map(c => c.toDataURL()).join()")
 
 
 def test_widgets_render_from_embedded_state_offline(gallery):

@@ -25,6 +25,9 @@ import subprocess
 import sys
 import time
 
+import nbformat
+from jupyter_cache import get_cache
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 
@@ -86,25 +89,26 @@ def drop_fontawesome_js(html):
     (html / "_static" / "scripts" / "fontawesome.js").unlink(missing_ok=True)
 
 
-def has_outputs(notebook):
-    return any(cell.get("outputs") for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"])
-
-
-def offer_executed_notebooks(html, executed):
+def offer_executed_notebooks(html, cache_dir):
     """Copy each executed notebook into the site and link it from its page's download menu.
 
     The theme's ".ipynb" item is the source notebook, which is stored without outputs; readers
-    who download to read offline want the outputs too. Exercise pages are not executed, so they
-    get no second item.
+    who download to read offline want the outputs too. They come from the execution cache (the
+    copies in _build/jupyter_execute have no outputs when a notebook was taken from the cache).
+    Exercise pages are not executed, so they get no second item.
     """
-    for notebook in sorted(executed.rglob("*.ipynb")):
-        relative = notebook.relative_to(executed)
-        page = html / relative.with_suffix(".html")
-        if not page.is_file() or not has_outputs(notebook):
+    cache = get_cache(cache_dir)
+    for page in sorted(html.rglob("*.html")):
+        relative = page.relative_to(html).with_suffix(".ipynb")
+        if not (ROOT / relative).is_file():
+            continue
+        try:
+            record = cache.match_cache_file(ROOT / relative)
+        except KeyError:  # not executed by the build (exercise pages, markdown pages)
             continue
         target = html / EXECUTED_DIR / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(notebook, target)
+        nbformat.write(cache.get_cache_bundle(record.pk).nb, target)
         href = "../" * (len(relative.parts) - 1) + f"{EXECUTED_DIR}/{relative.as_posix()}"
         item = (f'<li><a href="{href}" download '
                 'class="btn btn-sm btn-download-executed-button dropdown-item" '
@@ -118,10 +122,10 @@ def offer_executed_notebooks(html, executed):
         page.write_text(text[:source_item.end()] + item + text[source_item.end():], encoding="utf-8")
 
 
-def finish_site(html=BUILD / "html", executed=BUILD / "jupyter_execute"):
+def finish_site(html=BUILD / "html", cache_dir=BUILD / ".jupyter_cache"):
     drop_source_maps(html)
     drop_fontawesome_js(html)
-    offer_executed_notebooks(html, executed)
+    offer_executed_notebooks(html, cache_dir)
 
 
 def main(argv):

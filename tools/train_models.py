@@ -45,7 +45,7 @@ def metrics_with_weights(recipe, model, weights):
     """The recipe's test metrics for ``model`` carrying ``weights`` (a state dict, any float dtype)."""
     copy = recipe.build_model()
     copy.load_state_dict(weights)  # copies into float32 parameters: exactly what loading does
-    return recipe.evaluate(copy)
+    return {key: float(value) for key, value in recipe.evaluate(copy).items()}  # 0-d tensors too
 
 
 def train_and_record(name, models_dir=MODELS_DIR, note=""):
