@@ -20,6 +20,9 @@ def test_every_page_loads_cleanly_and_offline(site_dir, site_url, page):
     for path in site_pages(site_dir):
         page.goto(site_url + path, wait_until="load")
         page.wait_for_load_state("networkidle")
+        # Every widget drawn before leaving: anywidget imports each widget's module from a blob: URL,
+        # which "networkidle" does not wait for, and leaving mid-import aborts it (a failed request).
+        widgets_rendered(page)
         assert page.title(), f"{path} has no title"
         page.watcher.assert_clean(path)
 
