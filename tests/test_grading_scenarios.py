@@ -7,8 +7,6 @@ graded by the command line, like a chapter's set: its solution scores full marks
 and every mutant loses points. Fast unit tests of the pieces follow.
 """
 
-import contextlib
-import io
 import json
 import shutil
 import subprocess
@@ -22,8 +20,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.test_grading import printed_by_check
 from tools import make_exercises
-from utils.grading import check, public, rules, scenario
+from utils.grading import public, rules, scenario
 from utils.grading.check import LocalStudent
 from utils.grading.expect import StudentError, as_array, expect_close
 from utils.grading.public import visible_test
@@ -199,13 +198,6 @@ def test_rules_apply_only_to_their_exercise(monkeypatch):
 def test_a_misspelled_rule_fails_where_it_is_declared():
     with pytest.raises(AttributeError, match="torch.nn.functional.gelus does not exist"):
         rules.write_it_yourself("typo", "torch.nn.functional.gelus")
-
-
-def printed_by_check(*args):
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        check(*args)
-    return buffer.getvalue()
 
 
 def test_the_visible_check_enforces_the_same_rule(monkeypatch):
