@@ -1,6 +1,7 @@
 """Maintainer commands for the book's notebooks.
 
-    python -m tools.notebooks sync     # put the canonical set-up cell first and strip outputs
+    python -m tools.notebooks sync               # every notebook: canonical set-up cell first, no outputs
+    python -m tools.notebooks sync PATH.ipynb...  # only these notebooks
 
 Every notebook opens with the same set-up cell (BOOK.md, "Notebook anatomy"). It is
 kept here, once; ``sync`` rewrites the notebooks from it and the tests check it
@@ -65,9 +66,10 @@ def sync(path):
 
 
 def main(argv):
-    if argv != ["sync"]:
+    if argv[:1] != ["sync"]:
         sys.exit(__doc__)
-    for path in book_notebooks():
+    paths = [pathlib.Path(arg).resolve() for arg in argv[1:]] or book_notebooks()
+    for path in paths:
         sync(path)
         print("synced", path.relative_to(ROOT))
 
