@@ -52,14 +52,21 @@ def with_expected_check_outputs(path, folder):
     return nb
 
 
+def sets_the_selected_tests_need(request):
+    """The sets whose notebooks the selected tests look at (``pytest -k 06_optimizers`` runs only those)."""
+    return [name for name in SET_NAMES
+            if any(getattr(item, "callspec", None) and item.callspec.params.get("set_name") == name
+                   for item in request.session.items if "nbval_run" in getattr(item, "fixturenames", ()))]
+
+
 @pytest.fixture(scope="module")
-def nbval_run(tmp_path_factory):
-    """{notebook: (seconds, [failure messages])} from one nbval run over copies of every notebook."""
+def nbval_run(request, tmp_path_factory):
+    """{notebook: (seconds, [failure messages])} from one nbval run over copies of the notebooks."""
     base = tmp_path_factory.mktemp("nbval")
     (base / "utils").symlink_to(ROOT / "utils")  # what the set-up cell looks for next to the notebooks
     for folder in FOLDERS:
         (base / folder).mkdir()
-        for set_name in SET_NAMES:
+        for set_name in sets_the_selected_tests_need(request):
             nb = with_expected_check_outputs(ROOT / folder / f"{set_name}.ipynb", folder)
             nbformat.write(nb, base / folder / f"{set_name}.ipynb")
     junit = base / "nbval.xml"
