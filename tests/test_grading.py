@@ -179,7 +179,7 @@ def run(request, tmp_path_factory, listener):
     start = time.monotonic()
     command = [sys.executable, "-m", "utils.grading", str(submissions), "--tests", str(tests_dir),
                "--out", str(out), *GRADER_LIMITS]
-    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    process = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
     seconds = time.monotonic() - start
     time.sleep(1.5)  # room for anything the fork cheat left behind to show itself
     leftovers = _processes_with(FORK_MARKER)

@@ -74,7 +74,7 @@ def nbval_run(request, tmp_path_factory):
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                f"--nbval-cell-timeout={BUDGET_SECONDS}", "-p", "no:cacheprovider", "-q",
                f"--junitxml={junit}", *FOLDERS]
-    process = subprocess.run(command, cwd=base, env=env, capture_output=True, text=True, timeout=1200)
+    process = subprocess.run(command, cwd=base, env=env, capture_output=True, text=True, timeout=1800)
     print(process.stdout[-3000:])
     assert junit.exists(), process.stdout[-3000:] + process.stderr[-3000:]
     notebooks = {}
