@@ -1,0 +1,603 @@
+"""Hidden tests for exercises/06_optimizers.ipynb (15 points).
+
+Run by the grader in its own process (see solutions/README.md); never shipped to students.
+Expected values come from torch.optim (SGD, Adam, AdamW) run here on the same tensors and
+gradients, or from the formulas in the prompts (Lion, the effective window), computed here.
+The optimizers' behaviour (parameters updated in place, per-parameter state, skipped
+parameters, zero_grad) is observed through scenarios run in the student's process.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from utils.grading.expect import (
+    as_array,
+    as_dict,
+    as_int,
+    as_list,
+    expect_close,
+    expect_equal,
+    expect_raises,
+    fail,
+)
+from utils.grading.hidden import hidden_test
+
+# ---- shared scenarios: an optimizer class on tensors we own, and on a small model ----------------------
+
+
+def optimizer_on_tensors(student, class_name, start, grads, kwargs):
+    """The student's optimizer over our tensors; grads[k][i] is None where parameter i has no gradient."""
+    params = [torch.tensor(p, requires_grad=True) for p in start]
+    optimizer = getattr(student, class_name)(iter(params), **kwargs)  # a one-shot iterable, like a generator
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = None if g is None else torch.tensor(g)
+        optimizer.step()
+    return {
+        "params": [p.detach().clone() for p in params],
+        "leaves": [bool(p.is_leaf and p.requires_grad) for p in params],
+    }
+
+
+def optimizer_on_model(student, class_name, state, x, y, steps, kwargs):
+    """Train a small MLP (our starting weights) with the student's optimizer and zero_grad."""
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).double()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    optimizer = getattr(student, class_name)(model.parameters(), **kwargs)
+    x, y = torch.tensor(x), torch.tensor(y)
+    grads_after_zero = []
+    for step in range(steps):
+        optimizer.zero_grad()
+        grads_after_zero.append(all(p.grad is None or not bool(p.grad.any()) for p in model.parameters()))
+        batch = slice((step * 8) % len(x), (step * 8) % len(x) + 8)
+        torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+    return {
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "zeroed": grads_after_zero,
+    }
+
+
+def reference_on_tensors(make, start, grads):
+    params = [torch.tensor(p, requires_grad=True) for p in start]
+    optimizer = make(params)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = None if g is None else torch.tensor(g)
+        optimizer.step()
+    return [p.detach().numpy() for p in params]
+
+
+def model_data(seed, n=40):
+    rng = np.random.default_rng(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).double()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.5)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return state, rng.normal(size=(n, 5)), rng.integers(0, 3, size=n)
+
+
+def reference_on_model(make, state, x, y, steps):
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).double()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    optimizer = make(model.parameters())
+    x, y = torch.tensor(x), torch.tensor(y)
+    for step in range(steps):
+        optimizer.zero_grad()
+        batch = slice((step * 8) % len(x), (step * 8) % len(x) + 8)
+        torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+    return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def expect_tensors(student, class_name, start, grads, kwargs, make_reference, what, rtol=1e-9):
+    got = as_dict(
+        student.run(optimizer_on_tensors, class_name, start, grads, kwargs),
+        "the scenario",
+        keys=["params", "leaves"],
+    )
+    params = as_list(got["params"], "the parameters", length=len(start))
+    if not all(as_list(got["leaves"], "leaves")):
+        fail(
+            "after step() the parameters must still be leaf tensors that require gradients: update them "
+            "in place under torch.no_grad()"
+        )
+    for k, (got_p, want_p) in enumerate(zip(params, reference_on_tensors(make_reference, start, grads))):
+        expect_close(
+            got_p,
+            want_p,
+            f"parameter {k} after {len(grads)} steps {what} (updated in place?)",
+            rtol=rtol,
+            atol=1e-12,
+        )
+
+
+def expect_model(student, class_name, seed, steps, kwargs, make_reference, what, rtol=1e-9):
+    state, x, y = model_data(seed)
+    got = as_dict(
+        student.run(optimizer_on_model, class_name, state, x, y, steps, kwargs),
+        "the scenario",
+        keys=["state", "zeroed"],
+    )
+    if not all(as_list(got["zeroed"], "zero_grad results")):
+        fail("after zero_grad() a parameter still holds a gradient")
+    want = reference_on_model(make_reference, state, x, y, steps)
+    got_state = as_dict(got["state"], "the model's weights", keys=list(want))
+    for name, value in want.items():
+        expect_close(
+            got_state[name], value, f"{name} after {steps} training steps {what}", rtol=rtol, atol=1e-12
+        )
+
+
+def tensor_case(seed, steps, shapes=((3, 2), (4,)), skip=()):
+    """Starting values and per-step gradients; parameter i has no gradient at the steps in skip[i]."""
+    rng = np.random.default_rng(seed)
+    start = [rng.normal(size=s) for s in shapes]
+    grads = [
+        [
+            None if k in (skip[i] if i < len(skip) else ()) else rng.normal(size=s) * (1 + i)
+            for i, s in enumerate(shapes)
+        ]
+        for k in range(steps)
+    ]
+    return start, grads
+
+
+# ---- exercise 1: MomentumSGD (3 points) ----------------------------------------------------------------
+
+
+@hidden_test("MomentumSGD", points=1)
+def momentum_on_given_tensors_in_place(student):
+    """momentum 0.9 over 12 steps on our tensors, one of them without a gradient at two steps"""
+    start, grads = tensor_case(1, 12, skip=((), (3, 7)))
+    kwargs = {"lr": 0.05, "momentum": 0.9}
+    expect_tensors(
+        student,
+        "MomentumSGD",
+        start,
+        grads,
+        kwargs,
+        lambda p: torch.optim.SGD(p, **kwargs),
+        "with momentum 0.9",
+    )
+    start, grads = tensor_case(2, 5)
+    kwargs = {"lr": 0.3}
+    expect_tensors(
+        student,
+        "MomentumSGD",
+        start,
+        grads,
+        kwargs,
+        lambda p: torch.optim.SGD(p, **kwargs),
+        "without momentum",
+    )
+
+
+@hidden_test("MomentumSGD", points=1)
+def nesterov_and_weight_decay_train_a_model_like_torch(student):
+    """Nesterov momentum with weight decay trains an MLP like torch.optim.SGD (30 steps, zero_grad)"""
+    kwargs = {"lr": 0.1, "momentum": 0.8, "nesterov": True, "weight_decay": 0.01}
+    expect_model(
+        student,
+        "MomentumSGD",
+        3,
+        30,
+        kwargs,
+        lambda p: torch.optim.SGD(p, **kwargs),
+        "with Nesterov momentum and weight decay",
+    )
+    kwargs = {"lr": 0.05, "momentum": 0.95, "weight_decay": 0.1}
+    expect_model(
+        student,
+        "MomentumSGD",
+        4,
+        25,
+        kwargs,
+        lambda p: torch.optim.SGD(p, **kwargs),
+        "with momentum and weight decay",
+    )
+
+
+def make_optimizer(student, class_name, kwargs):
+    """Only construct the optimizer (to see whether it raises)."""
+    getattr(student, class_name)([torch.zeros(2, requires_grad=True)], **kwargs)
+    return True
+
+
+@hidden_test("MomentumSGD", points=1)
+def skipped_parameter_keeps_its_buffer_and_bad_settings_raise(student):
+    """a parameter skipped for a step keeps its momentum; bad settings raise ValueError"""
+    start, grads = tensor_case(5, 10, shapes=((2,), (3,), (1,)), skip=((0, 1), (4,), (5, 6, 7)))
+    kwargs = {"lr": 0.1, "momentum": 0.5, "nesterov": True}
+    expect_tensors(
+        student,
+        "MomentumSGD",
+        start,
+        grads,
+        kwargs,
+        lambda p: torch.optim.SGD(p, **kwargs),
+        "with gradients missing at some steps",
+    )
+    for kwargs, what in [
+        ({"lr": -0.1}, "a negative lr"),
+        ({"lr": 0.1, "momentum": -0.9}, "a negative momentum"),
+        ({"lr": 0.1, "nesterov": True}, "nesterov=True without momentum"),
+        ({"lr": 0.1, "weight_decay": -1.0}, "a negative weight_decay"),
+    ]:
+        expect_raises(
+            lambda kwargs=kwargs: student.run(make_optimizer, "MomentumSGD", kwargs),
+            "ValueError",
+            f"MomentumSGD with {what}",
+        )
+
+
+# ---- exercise 2: adam_updates (2 points) ---------------------------------------------------------------
+
+
+def torch_adam_updates(grads, **kwargs):
+    grads = torch.as_tensor(grads)
+    p = torch.zeros(grads.shape[1:], dtype=grads.dtype, requires_grad=True)
+    optimizer = torch.optim.Adam([p], **kwargs)
+    updates = []
+    for g in grads:
+        before = p.detach().clone()
+        p.grad = g.clone()
+        optimizer.step()
+        updates.append((p.detach() - before).numpy())
+    return np.stack(updates)
+
+
+def uncorrected_updates(grads, lr, beta1, beta2, eps):
+    m = np.zeros(grads.shape[1:])
+    v = np.zeros(grads.shape[1:])
+    out = []
+    for g in grads:
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        out.append(-lr * m / (np.sqrt(v) + eps))
+    return np.stack(out)
+
+
+@hidden_test("adam_updates", points=1)
+def bias_corrected_updates_match_torch_adam(student):
+    """120 steps of bias-corrected Adam equal torch.optim.Adam's updates; step 1 is about -lr * sign(g)"""
+    rng = np.random.default_rng(11)
+    for shape, kwargs in [
+        ((120, 3, 4), {"lr": 1e-2}),
+        ((100, 5), {"lr": 3e-3, "betas": (0.5, 0.9), "eps": 1e-6}),
+        ((100, 2), {"lr": 0.1, "betas": (0.95, 0.95)}),
+    ]:
+        grads = rng.normal(size=shape) * np.geomspace(1e-4, 10, shape[-1])
+        got = as_array(
+            student.adam_updates(torch.tensor(grads), **kwargs),
+            "adam_updates(grads)",
+            shape=shape,
+            kind="float",
+        )
+        expect_close(
+            got,
+            torch_adam_updates(grads, **kwargs),
+            f"the updates for gradients of shape {shape}",
+            rtol=1e-7,
+            atol=1e-14,
+        )
+        lr, eps = kwargs["lr"], kwargs.get("eps", 1e-8)
+        expect_close(got[0], -lr * grads[0] / (np.abs(grads[0]) + eps), "the first update", rtol=1e-7)
+
+
+@hidden_test("adam_updates", points=1)
+def uncorrected_updates_and_float32(student):
+    """without bias correction the first steps are too large, as the formula says; float32 stays float32"""
+    rng = np.random.default_rng(12)
+    grads = rng.normal(size=(60, 4)) + 0.5
+    for beta1, beta2 in [(0.9, 0.999), (0.8, 0.99)]:
+        got = as_array(
+            student.adam_updates(torch.tensor(grads), lr=0.01, betas=(beta1, beta2), bias_correction=False),
+            "adam_updates(..., bias_correction=False)",
+            shape=grads.shape,
+        )
+        expect_close(
+            got,
+            uncorrected_updates(grads, 0.01, beta1, beta2, 1e-8),
+            f"the uncorrected updates with betas ({beta1}, {beta2})",
+            rtol=1e-7,
+            atol=1e-14,
+        )
+    single = student.adam_updates(torch.tensor(grads, dtype=torch.float32), lr=0.01)
+    if not (torch.is_tensor(single) and single.dtype == torch.float32):
+        fail("adam_updates of float32 gradients should return a float32 tensor")
+    expect_close(
+        single,
+        torch_adam_updates(grads.astype(np.float32), lr=0.01),
+        "the float32 updates",
+        rtol=1e-4,
+        atol=1e-8,
+    )
+
+
+# ---- exercise 3: ScratchAdamW (3 points) ---------------------------------------------------------------
+
+
+@hidden_test("ScratchAdamW", points=1)
+def adamw_on_tensors_with_skipped_steps(student):
+    """25 steps on our tensors like torch.optim.AdamW, with parameters skipped at some steps"""
+    start, grads = tensor_case(21, 25, shapes=((3, 2), (4,), (2,)), skip=((), (0, 1, 2, 10), (5, 6, 7, 8)))
+    kwargs = {"lr": 1e-2, "weight_decay": 0.1}
+    expect_tensors(
+        student, "ScratchAdamW", start, grads, kwargs, lambda p: torch.optim.AdamW(p, **kwargs), "of AdamW"
+    )
+
+
+@hidden_test("ScratchAdamW", points=1)
+def adamw_trains_a_model_like_torch(student):
+    """ScratchAdamW trains an MLP like torch.optim.AdamW (40 steps, zero_grad, several settings)"""
+    for seed, kwargs in [
+        (22, {"lr": 1e-2, "weight_decay": 0.05}),
+        (23, {"lr": 3e-3, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": 0.5}),
+        (24, {}),
+    ]:
+        expect_model(
+            student,
+            "ScratchAdamW",
+            seed,
+            40,
+            kwargs,
+            lambda p, kwargs=kwargs: torch.optim.AdamW(p, **kwargs),
+            f"with {kwargs or 'the defaults'}",
+        )
+
+
+def two_optimizers(student, start_a, start_b, grads_a, grads_b):
+    """Two ScratchAdamW objects stepped alternately must not share state."""
+    a = torch.tensor(start_a, requires_grad=True)
+    b = torch.tensor(start_b, requires_grad=True)
+    opt_a = student.ScratchAdamW([a], lr=0.05, weight_decay=0.0)
+    opt_b = student.ScratchAdamW([b], lr=0.05, weight_decay=0.0)
+    for k in range(len(grads_a)):
+        a.grad = torch.tensor(grads_a[k])
+        opt_a.step()
+        if k < len(grads_b):
+            b.grad = torch.tensor(grads_b[k])
+            opt_b.step()
+    return [a.detach().clone(), b.detach().clone()]
+
+
+@hidden_test("ScratchAdamW", points=1)
+def two_optimizers_keep_separate_state(student):
+    """two ScratchAdamW objects stepped alternately behave like two separate torch.optim.AdamW"""
+    rng = np.random.default_rng(25)
+    start_a, start_b = rng.normal(size=4), rng.normal(size=4)
+    grads_a, grads_b = rng.normal(size=(12, 4)), rng.normal(size=(5, 4)) * 100
+    got = as_list(student.run(two_optimizers, start_a, start_b, grads_a, grads_b), "the scenario", length=2)
+    for k, (start, grads) in enumerate([(start_a, grads_a), (start_b, grads_b)]):
+        want = reference_on_tensors(
+            lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.0), [start], [[g] for g in grads]
+        )[0]
+        expect_close(
+            got[k],
+            want,
+            f"the parameter of optimizer {'ab'[k]} (state shared between objects?)",
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+# ---- exercise 4: lion_step (2 points) ------------------------------------------------------------------
+
+
+def lion_reference(param, grad, m, lr, betas, weight_decay):
+    beta1, beta2 = betas
+    c = beta1 * m + (1 - beta1) * grad
+    return param - lr * (np.sign(c) + weight_decay * param), beta2 * m + (1 - beta2) * grad
+
+
+@hidden_test("lion_step", points=1)
+def lion_steps_follow_the_paper(student):
+    """single steps for several settings, with exact zeros, and a chain of 60 steps"""
+    rng = np.random.default_rng(31)
+    for lr, betas, wd in [(1e-3, (0.9, 0.99), 0.0), (0.1, (0.5, 0.999), 0.3), (3e-4, (0.95, 0.98), 1.0)]:
+        param, grad, m = rng.normal(size=(3, 5)), rng.normal(size=(3, 5)), rng.normal(size=(3, 5)) * 2
+        grad[0, :2], m[0, :2] = 0.0, 0.0  # c = 0 exactly: sign(0) = 0
+        grad[1, 0], m[1, 0] = -1.0, (1 - betas[0]) / betas[0]  # c = 0 exactly again (up to rounding: tiny)
+        got = as_list(
+            student.lion_step(
+                torch.tensor(param), torch.tensor(grad), torch.tensor(m), lr=lr, betas=betas, weight_decay=wd
+            ),
+            "lion_step(...)",
+            length=2,
+        )
+        want_p, want_m = lion_reference(param, grad, m, lr, betas, wd)
+        want_p[1, 0] = np.asarray(as_array(got[0], "new_param", shape=(3, 5)))[1, 0]  # rounding decides here
+        expect_close(
+            as_array(got[0], "new_param", shape=(3, 5)),
+            want_p,
+            f"the new parameter (lr {lr}, wd {wd})",
+            rtol=1e-12,
+            atol=1e-15,
+        )
+        expect_close(
+            as_array(got[1], "new_exp_avg", shape=(3, 5)),
+            want_m,
+            f"the new exp_avg (betas {betas})",
+            rtol=1e-12,
+            atol=1e-15,
+        )
+    param, m = rng.normal(size=6), np.zeros(6)
+    got_p, got_m = torch.tensor(param), torch.tensor(m)
+    for _ in range(60):
+        grad = rng.normal(size=6) + 0.3
+        got_p, got_m = student.lion_step(got_p, torch.tensor(grad), got_m, lr=0.01, weight_decay=0.1)
+        param, m = lion_reference(param, grad, m, 0.01, (0.9, 0.99), 0.1)
+    expect_close(got_p, param, "the parameter after 60 chained steps", rtol=1e-10, atol=1e-12)
+    expect_close(got_m, m, "exp_avg after 60 chained steps", rtol=1e-10, atol=1e-12)
+
+
+def lion_scenario(student, param, grad, m):
+    given = [torch.tensor(a) for a in (param, grad, m)]
+    kept = [t.clone() for t in given]
+    new_param, new_m = student.lion_step(*given, lr=0.01, betas=(0.9, 0.99), weight_decay=0.5)
+    return {
+        "param": new_param,
+        "m": new_m,
+        "dtypes": [str(new_param.dtype), str(new_m.dtype)],
+        "unchanged": [bool(torch.equal(a, b)) for a, b in zip(given, kept)],
+    }
+
+
+@hidden_test("lion_step", points=1)
+def lion_leaves_inputs_alone_and_keeps_float32(student):
+    """the given tensors are not changed, float32 stays float32, the values are right"""
+    rng = np.random.default_rng(32)
+    param, grad = (rng.normal(size=(4, 3)).astype(np.float32) for _ in range(2))
+    m = (0.1 * rng.normal(size=(4, 3))).astype(np.float32)  # small: the beta1 mix and m differ in sign
+    got = as_dict(
+        student.run(lion_scenario, param, grad, m), "the scenario", keys=["param", "m", "dtypes", "unchanged"]
+    )
+    for name, same in zip(("param", "grad", "exp_avg"), as_list(got["unchanged"], "unchanged")):
+        if not same:
+            fail(f"lion_step changed the {name} tensor it was given; return new tensors instead")
+    expect_equal(as_list(got["dtypes"], "dtypes"), ["torch.float32", "torch.float32"], "the dtypes returned")
+    want_p, want_m = lion_reference(
+        param.astype(np.float64), grad.astype(np.float64), m.astype(np.float64), 0.01, (0.9, 0.99), 0.5
+    )
+    expect_close(got["param"], want_p, "the new parameter", rtol=1e-5, atol=1e-6)
+    expect_close(got["m"], want_m, "the new exp_avg", rtol=1e-5, atol=1e-6)
+
+
+# ---- exercise 5: train_steps (3 points) ----------------------------------------------------------------
+
+
+def train_scenario(student, state, x, y, lr, steps, batch_size):
+    model = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ReLU(), torch.nn.Linear(10, 4)).double()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    losses = student.train_steps(
+        model, torch.tensor(x), torch.tensor(y), lr=lr, steps=steps, batch_size=batch_size
+    )
+    return {
+        "losses": [float(v) for v in losses],
+        "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
+    }
+
+
+def train_data(seed, n):
+    rng = np.random.default_rng(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ReLU(), torch.nn.Linear(10, 4)).double()
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64) * 0.4)
+    state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    return state, rng.normal(size=(n, 6)), rng.integers(0, 4, size=n)
+
+
+def train_reference(state, x, y, lr, steps, batch_size):
+    model = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ReLU(), torch.nn.Linear(10, 4)).double()
+    model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    x, y = torch.tensor(x), torch.tensor(y)
+    losses = []
+    for step in range(steps):
+        start = (step * batch_size) % len(x)
+        loss = torch.nn.functional.cross_entropy(
+            model(x[start : start + batch_size]), y[start : start + batch_size]
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def run_training(student, seed, n, lr, steps, batch_size):
+    state, x, y = train_data(seed, n)
+    got = as_dict(
+        student.run(train_scenario, state, x, y, lr, steps, batch_size),
+        "the scenario",
+        keys=["losses", "state"],
+    )
+    return got, train_reference(state, x, y, lr, steps, batch_size)
+
+
+@hidden_test("train_steps", points=1)
+def losses_match_a_correct_loop(student):
+    """the returned batch losses equal those of a correct loop (20 steps)"""
+    got, (losses, _) = run_training(student, 41, 96, 0.05, 20, 32)
+    expect_close(as_list(got["losses"], "the losses", length=20), losses, "the batch losses", rtol=1e-9)
+
+
+@hidden_test("train_steps", points=1)
+def trains_the_given_model_like_a_correct_loop(student):
+    """the model passed in ends with the weights of a correct loop (batches that wrap around)"""
+    got, (_, state) = run_training(student, 42, 50, 0.1, 15, 16)
+    got_state = as_dict(got["state"], "the model's weights", keys=list(state))
+    for name, value in state.items():
+        expect_close(
+            got_state[name],
+            value,
+            f"{name} of the model after training (was the model itself trained?)",
+            rtol=1e-9,
+            atol=1e-12,
+        )
+
+
+@hidden_test("train_steps", points=1)
+def other_settings(student):
+    """other learning rates, step counts and batch sizes: losses and weights"""
+    for seed, n, lr, steps, batch_size in [(43, 64, 0.2, 7, 64), (44, 30, 0.01, 25, 7)]:
+        got, (losses, state) = run_training(student, seed, n, lr, steps, batch_size)
+        expect_close(
+            as_list(got["losses"], "the losses", length=steps), losses, f"the losses (lr {lr})", rtol=1e-9
+        )
+        got_state = as_dict(got["state"], "the model's weights", keys=list(state))
+        for name, value in state.items():
+            expect_close(
+                got_state[name], value, f"{name} after {steps} steps (lr {lr})", rtol=1e-9, atol=1e-12
+            )
+
+
+# ---- exercise 6: ema_window (2 points) -----------------------------------------------------------------
+
+# (beta, share): none of these puts log(1 - share) / log(beta) within 1e-4 of a whole number,
+# so float rounding in a measured sum cannot change the answer.
+WINDOW_CASES = [
+    (0.9, 1 - 1 / math.e),
+    (0.99, 1 - 1 / math.e),
+    (0.999, 1 - 1 / math.e),
+    (0.5, 0.9),
+    (0.95, 0.5),
+    (0.8, 0.99),
+    (0.9999, 1 - 1 / math.e),
+    (0.99, 0.95),
+    (0.3, 0.97),
+    (0.999, 0.25),
+]
+
+
+def window_formula(beta, share):
+    """The weights of the n most recent gradients sum to 1 - beta**n."""
+    ratio = math.log(1 - share) / math.log(beta)
+    if abs(ratio - round(ratio)) < 1e-4:
+        raise AssertionError(f"test bug: ({beta}, {share}) lies on a boundary")
+    return math.ceil(ratio)
+
+
+@hidden_test("ema_window", points=1)
+def windows_for_many_betas_and_shares(student):
+    """the measured windows for ten (beta, share) pairs, up to beta = 0.9999"""
+    for beta, share in WINDOW_CASES:
+        got = as_int(student.ema_window(beta, share), f"ema_window({beta}, {share:.3f})")
+        expect_equal(got, window_formula(beta, share), f"ema_window({beta}, {share:.3f})")
+
+
+@hidden_test("ema_window", points=1)
+def default_share_and_bad_input(student):
+    """the default share is 1 - 1/e; bad betas and shares raise ValueError"""
+    for beta in (0.9, 0.98, 0.995):
+        got = as_int(student.ema_window(beta), f"ema_window({beta})")
+        expect_equal(got, window_formula(beta, 1 - 1 / math.e), f"ema_window({beta})")
+    for args in [(1.0, 0.5), (0.0, 0.5), (1.5, 0.5), (0.9, 1.0), (0.9, 0.0), (0.9, -0.2)]:
+        expect_raises(lambda args=args: student.ema_window(*args), "ValueError", f"ema_window{args}")
