@@ -198,9 +198,11 @@ console.log(JSON.stringify(out));"""
 def test_attention_payload_from_tensor_array_and_lists():
     weights = torch.softmax(torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0)), dim=-1)
     data = AttentionViewer(list("abcd"), weights, title="toy").data
-    assert data["tokens"] == ["a", "b", "c", "d"] and data["title"] == "toy"
-    assert np.array(data["attention"]).shape == (2, 3, 4, 4)
-    np.testing.assert_allclose(data["attention"], weights.numpy(), atol=0.5 * 10 ** -attention.DECIMALS)
+    assert data["tokens"] == ["a", "b", "c", "d"] and data["title"] == "toy" and data["causal"] is False
+    assert np.array(data["weights"]).shape == (2, 3, 4, 4)  # not causal: every row complete
+    flat = [w for layer in data["weights"] for head in layer for row in head for w in row]
+    assert all(type(w) is int for w in flat)  # thousandths, as short integers
+    np.testing.assert_allclose(attention.decode_weights(data), weights.numpy(), atol=0.5 / attention.SCALE)
     untitled = data | {"title": ""}
     assert attention_data("abcd", weights.numpy()) == attention_data("abcd", weights.tolist()) == untitled
     assert attention_data([1, 2], [[[[1, 0], [0.5, 0.5]]]])["tokens"] == ["1", "2"]  # tokens shown as text
@@ -208,7 +210,20 @@ def test_attention_payload_from_tensor_array_and_lists():
 
 def test_attention_payload_of_a_grad_tensor():
     scores = torch.randn(1, 1, 3, 3, requires_grad=True)
-    assert len(attention_data("xyz", scores.softmax(-1))["attention"][0][0]) == 3
+    assert len(attention_data("xyz", scores.softmax(-1))["weights"][0][0]) == 3
+
+
+def test_causal_maps_send_only_the_visible_triangle():
+    future = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    scores = torch.randn(2, 2, 5, 5, generator=torch.Generator().manual_seed(1))
+    weights = scores.masked_fill(future, float("-inf")).softmax(-1)
+    data = attention_data("abcde", weights)
+    assert data["causal"] is True  # detected: nothing above the diagonal
+    assert [len(row) for row in data["weights"][1][0]] == [1, 2, 3, 4, 5]
+    np.testing.assert_allclose(attention.decode_weights(data), weights.numpy(), atol=0.5 / attention.SCALE)
+    assert attention_data("abcde", weights, causal=False)["causal"] is False  # the caller may say otherwise
+    with pytest.raises(ValueError, match="causal=True but some weights above the diagonal"):
+        attention_data("abcde", scores.softmax(-1), causal=True)
 
 
 @pytest.mark.parametrize("tokens, weights, message", [
@@ -230,6 +245,67 @@ def test_attention_start_map_must_exist():
     assert attention_data("ab", weights, layer=1, head=2)["head"] == 2
     with pytest.raises(ValueError, match="there are 2 layers and 3 heads"):
         attention_data("ab", weights, head=3)
+
+
+def _small_gpt():
+    from utils.models.char_gpt import CharGPT
+
+    torch.manual_seed(3)
+    model = CharGPT(context=16, width=24, layers=2, heads=3)
+    with torch.no_grad():  # larger weights than the init's, so the maps are far from uniform
+        for block in model.blocks:
+            block.attention.qkv.weight.normal_(0, 0.5)
+    return model
+
+
+def test_attention_maps_of_a_gpt_recomputed_independently():
+    """Layer 1's maps, from the embeddings by slicing q and k per head by hand; the model left as it was."""
+    model = _small_gpt().train()
+    ids = torch.tensor([72, 101, 108, 108, 111, 32, 119, 111, 114, 108, 100])
+    maps = attention.attention_maps(model, ids)
+    assert maps.shape == (2, 3, 11, 11) and model.training  # its mode is restored
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 3, 11))
+    assert torch.all(maps[..., torch.ones(11, 11, dtype=torch.bool).triu(1)] == 0)  # causal
+    with torch.no_grad():
+        h = model.blocks[0].norm1(model.token(ids) + model.position(torch.arange(11)))
+        qkv = model.blocks[0].attention.qkv(h)  # [T, 3 * 24]: q | k | v, each 3 heads of 8 features
+        for head in range(3):
+            q, k = qkv[:, 8 * head:8 * head + 8], qkv[:, 24 + 8 * head:24 + 8 * head + 8]
+            future = torch.ones(11, 11, dtype=torch.bool).triu(1)
+            scores = (q @ k.T / math.sqrt(8)).masked_fill(future, -math.inf)
+            torch.testing.assert_close(maps[0, head], scores.softmax(-1))
+    assert not any(m._forward_pre_hooks for m in model.modules())  # the hooks are gone
+    with pytest.raises(ValueError, match="no attention module"):
+        attention.attention_maps(torch.nn.Linear(3, 3), ids)
+
+
+def test_viewer_from_a_model_labels_bytes_and_stays_small():
+    model = _small_gpt()
+    viewer = AttentionViewer.from_model(model, "a b\nc")
+    assert viewer.data["tokens"] == ["a", "␣", "b", "↵", "c"] and viewer.data["causal"] is True
+    assert attention.byte_tokens("é!") == ["é", "", "!"]  # a two-byte character labels its first byte
+    with pytest.raises(ValueError, match="reads at most 16"):
+        AttentionViewer.from_model(model, "x" * 17)
+    from utils.models.char_gpt import CharGPT
+
+    big = CharGPT(context=64, width=128, layers=4, heads=4)  # the book model's size, full context
+    payload = AttentionViewer.from_model(big, "The objects returned by dict.keys() and dict.values() a").data
+    assert len(json.dumps(payload)) < 120_000
+
+
+@needs_node
+def test_attention_js_decodes_like_python(tmp_path):
+    scores = torch.randn(2, 2, 6, 6, generator=torch.Generator().manual_seed(4))
+    weights = scores.masked_fill(torch.ones(6, 6, dtype=torch.bool).triu(1), float("-inf")).softmax(-1)
+    payloads = [attention_data("abcdef", weights), attention_data("abcdef", scores.softmax(-1))]
+    (tmp_path / "attention.mjs").write_text(widget_module(WIDGETS / "attention.js"), encoding="utf-8")
+    (tmp_path / "run.mjs").write_text(
+        'import { decode } from "./attention.mjs";\n'
+        f"console.log(JSON.stringify({json.dumps(payloads)}.map(decode)));\n", encoding="utf-8")
+    out = subprocess.run(["node", "run.mjs"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                         check=True)
+    for decoded, payload in zip(json.loads(out.stdout), payloads, strict=True):
+        np.testing.assert_allclose(decoded, attention.decode_weights(payload), atol=1e-12)
 
 
 def test_widget_scripts_are_self_contained():

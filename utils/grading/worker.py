@@ -30,6 +30,7 @@ def import_libraries():
 
     try:
         import torch
+        import torch._dynamo  # noqa: F401  (the first optimizer a submission builds imports it: seconds)
 
         torch.set_num_threads(1)
     except ImportError:
