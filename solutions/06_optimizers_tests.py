@@ -47,17 +47,56 @@ def optimizer_on_model(student, class_name, state, x, y, steps, kwargs):
     model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
     optimizer = getattr(student, class_name)(model.parameters(), **kwargs)
     x, y = torch.tensor(x), torch.tensor(y)
-    grads_after_zero = []
+    grads_after_zero, none_after_zero = [], []
     for step in range(steps):
         optimizer.zero_grad()
         grads_after_zero.append(all(p.grad is None or not bool(p.grad.any()) for p in model.parameters()))
+        none_after_zero.append(all(p.grad is None for p in model.parameters()))
         batch = slice((step * 8) % len(x), (step * 8) % len(x) + 8)
         torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
         optimizer.step()
     return {
         "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "zeroed": grads_after_zero,
+        "none": none_after_zero,
     }
+
+
+def optimizer_keeping_grads(student, class_name, start, grads, steps, kwargs):
+    """Gradients set once and left in place for several steps (no zero_grad): .grad must not change."""
+    params = [torch.tensor(p, requires_grad=True) for p in start]
+    optimizer = getattr(student, class_name)(params, **kwargs)
+    for p, g in zip(params, grads):
+        p.grad = torch.tensor(g)
+    for _ in range(steps):
+        optimizer.step()
+    return {
+        "params": [p.detach().clone() for p in params],
+        "grads_kept": [bool(torch.equal(p.grad, torch.tensor(g))) for p, g in zip(params, grads)],
+    }
+
+
+def expect_kept_grads(student, class_name, seed, kwargs, make_reference, what):
+    start, (grads,) = tensor_case(seed, 1)
+    steps = 4
+    got = as_dict(
+        student.run(optimizer_keeping_grads, class_name, start, grads, steps, kwargs),
+        "the scenario",
+        keys=["params", "grads_kept"],
+    )
+    if not all(as_list(got["grads_kept"], "grads_kept")):
+        fail(f"{class_name}.step() changed a parameter's .grad: read the gradient, never write to it")
+    want = reference_on_tensors(make_reference, start, [grads] * steps)
+    for k, (got_p, want_p) in enumerate(
+        zip(as_list(got["params"], "the parameters", length=len(start)), want)
+    ):
+        expect_close(
+            got_p,
+            want_p,
+            f"parameter {k} after {steps} steps on the same, unchanged gradient {what}",
+            rtol=1e-9,
+            atol=1e-12,
+        )
 
 
 def reference_on_tensors(make, start, grads):
@@ -121,10 +160,12 @@ def expect_model(student, class_name, seed, steps, kwargs, make_reference, what,
     got = as_dict(
         student.run(optimizer_on_model, class_name, state, x, y, steps, kwargs),
         "the scenario",
-        keys=["state", "zeroed"],
+        keys=["state", "zeroed", "none"],
     )
     if not all(as_list(got["zeroed"], "zero_grad results")):
         fail("after zero_grad() a parameter still holds a gradient")
+    if not all(as_list(got["none"], "zero_grad results")):
+        fail("zero_grad() should set every parameter's .grad to None, not to a tensor of zeros")
     want = reference_on_model(make_reference, state, x, y, steps)
     got_state = as_dict(got["state"], "the model's weights", keys=list(want))
     for name, value in want.items():
@@ -175,6 +216,18 @@ def momentum_on_given_tensors_in_place(student):
         lambda p: torch.optim.SGD(p, **kwargs),
         "without momentum",
     )
+    for seed, kwargs in [
+        (6, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.2}),
+        (7, {"lr": 0.1, "momentum": 0.9}),
+    ]:
+        expect_kept_grads(
+            student,
+            "MomentumSGD",
+            seed,
+            kwargs,
+            lambda p, kwargs=kwargs: torch.optim.SGD(p, **kwargs),
+            f"({kwargs})",
+        )
 
 
 @hidden_test("MomentumSGD", points=1)
@@ -222,6 +275,9 @@ def skipped_parameter_keeps_its_buffer_and_bad_settings_raise(student):
         lambda p: torch.optim.SGD(p, **kwargs),
         "with gradients missing at some steps",
     )
+    for kwargs in [{"lr": 0.0}, {"lr": 0.1, "momentum": 0.0, "weight_decay": 0.0}]:
+        allowed = student.run(make_optimizer, "MomentumSGD", kwargs)
+        expect_equal(allowed, True, f"MomentumSGD with {kwargs} (allowed: only negative values raise)")
     for kwargs, what in [
         ({"lr": -0.1}, "a negative lr"),
         ({"lr": 0.1, "momentum": -0.9}, "a negative momentum"),
@@ -236,6 +292,12 @@ def skipped_parameter_keeps_its_buffer_and_bad_settings_raise(student):
 
 
 # ---- exercise 2: adam_updates (2 points) ---------------------------------------------------------------
+
+
+def adam_leaves_grads_alone(student, grads):
+    given = torch.tensor(grads)
+    updates = student.adam_updates(given, lr=0.01)
+    return {"unchanged": bool(torch.equal(given, torch.tensor(grads))), "updates": updates}
 
 
 def torch_adam_updates(grads, **kwargs):
@@ -307,6 +369,10 @@ def uncorrected_updates_and_float32(student):
             rtol=1e-7,
             atol=1e-14,
         )
+    got = as_dict(student.run(adam_leaves_grads_alone, grads), "the scenario", keys=["unchanged", "updates"])
+    if not got["unchanged"]:
+        fail("adam_updates changed the grads tensor it was given; work on new tensors instead")
+    expect_close(got["updates"], torch_adam_updates(grads, lr=0.01), "the updates", rtol=1e-7, atol=1e-14)
     single = student.adam_updates(torch.tensor(grads, dtype=torch.float32), lr=0.01)
     if not (torch.is_tensor(single) and single.dtype == torch.float32):
         fail("adam_updates of float32 gradients should return a float32 tensor")
@@ -329,6 +395,9 @@ def adamw_on_tensors_with_skipped_steps(student):
     kwargs = {"lr": 1e-2, "weight_decay": 0.1}
     expect_tensors(
         student, "ScratchAdamW", start, grads, kwargs, lambda p: torch.optim.AdamW(p, **kwargs), "of AdamW"
+    )
+    expect_kept_grads(
+        student, "ScratchAdamW", 26, kwargs, lambda p: torch.optim.AdamW(p, **kwargs), "(weight decay 0.1)"
     )
 
 
@@ -478,6 +547,7 @@ def train_scenario(student, state, x, y, lr, steps, batch_size):
         model, torch.tensor(x), torch.tensor(y), lr=lr, steps=steps, batch_size=batch_size
     )
     return {
+        "types": [type(v).__name__ for v in losses],
         "losses": [float(v) for v in losses],
         "state": {k: v.detach().clone() for k, v in model.state_dict().items()},
     }
@@ -517,7 +587,7 @@ def run_training(student, seed, n, lr, steps, batch_size):
     got = as_dict(
         student.run(train_scenario, state, x, y, lr, steps, batch_size),
         "the scenario",
-        keys=["losses", "state"],
+        keys=["types", "losses", "state"],
     )
     return got, train_reference(state, x, y, lr, steps, batch_size)
 
@@ -527,6 +597,9 @@ def losses_match_a_correct_loop(student):
     """the returned batch losses equal those of a correct loop (20 steps)"""
     got, (losses, _) = run_training(student, 41, 96, 0.05, 20, 32)
     expect_close(as_list(got["losses"], "the losses", length=20), losses, "the batch losses", rtol=1e-9)
+    kinds = sorted(set(as_list(got["types"], "the types of the losses")))
+    if kinds != ["float"]:
+        fail(f"the losses should be Python floats (loss.item()), not {', '.join(kinds)}: tensors keep graphs")
 
 
 @hidden_test("train_steps", points=1)
@@ -591,6 +664,10 @@ def windows_for_many_betas_and_shares(student):
     for beta, share in WINDOW_CASES:
         got = as_int(student.ema_window(beta, share), f"ema_window({beta}, {share:.3f})")
         expect_equal(got, window_formula(beta, share), f"ema_window({beta}, {share:.3f})")
+    # exactly on a boundary, with every sum exact in binary: the share is reached, not exceeded
+    for beta, share, n in [(0.5, 0.5, 1), (0.5, 0.75, 2), (0.5, 0.875, 3), (0.25, 0.9375, 2)]:
+        got = as_int(student.ema_window(beta, share), f"ema_window({beta}, {share})")
+        expect_equal(got, n, f"ema_window({beta}, {share}) (the sum reaches the share exactly: >=)")
 
 
 @hidden_test("ema_window", points=1)
@@ -599,5 +676,5 @@ def default_share_and_bad_input(student):
     for beta in (0.9, 0.98, 0.995):
         got = as_int(student.ema_window(beta), f"ema_window({beta})")
         expect_equal(got, window_formula(beta, 1 - 1 / math.e), f"ema_window({beta})")
-    for args in [(1.0, 0.5), (0.0, 0.5), (1.5, 0.5), (0.9, 1.0), (0.9, 0.0), (0.9, -0.2)]:
+    for args in [(1.0, 0.5), (0.0, 0.5), (-0.5, 0.5), (1.5, 0.5), (0.9, 1.0), (0.9, 0.0), (0.9, -0.2)]:
         expect_raises(lambda args=args: student.ema_window(*args), "ValueError", f"ema_window{args}")
