@@ -278,13 +278,15 @@ def agrees_with_conv_transpose2d_on_a_grid(student):
 
 @hidden_test("conv_transpose_output_size", points=1)
 def invalid_settings_raise(student):
-    """output_padding too large for both stride and dilation, or no output left, raise ValueError"""
+    """output_padding too large for both stride and dilation, or no output row left, raise ValueError"""
     for args in (
         (5, 3, 1, 0, 1, 1),
         (5, 3, 2, 0, 2, 1),
         (5, 3, 2, 0, 2, 2),
         (1, 1, 1, 1, 0, 1),
         (2, 3, 1, 3, 0, 1),
+        (2, 1, 1, 1, 0, 1),  # exactly zero rows: "at least one row"
+        (3, 2, 2, 3, 0, 1),  # zero rows again, with a stride
     ):
         expect_raises(
             lambda args=args: student.conv_transpose_output_size(*args),
@@ -373,9 +375,11 @@ def scores_reference(pred, truth, k):
     return np.array(iou), np.array(dice)
 
 
-def expect_scores(student, pred, truth, k, what):
+def expect_scores(student, pred, truth, k, what, dtype=torch.int64):
     got = as_dict(
-        student.segmentation_scores(torch.tensor(pred), torch.tensor(truth), k), what, keys=["iou", "dice"]
+        student.segmentation_scores(torch.tensor(pred, dtype=dtype), torch.tensor(truth, dtype=dtype), k),
+        what,
+        keys=["iou", "dice"],
     )
     want_iou, want_dice = scores_reference(pred, truth, k)
     for name, want in (("iou", want_iou), ("dice", want_dice)):
@@ -413,7 +417,7 @@ def empty_and_one_sided_classes(student):
 
 @hidden_test("segmentation_scores", points=1)
 def float64_any_shape_and_shape_mismatch(student):
-    """float64 results for a 1-D and a 4-D input; different shapes raise ValueError"""
+    """float64 results for 1-D and 4-D inputs and for uint8/int32 labels; different shapes raise ValueError"""
     rng = np.random.default_rng(12)
     for shape in ((50,), (2, 1, 4, 5)):
         truth = rng.integers(0, 3, size=shape)
@@ -423,6 +427,10 @@ def float64_any_shape_and_shape_mismatch(student):
             if str(torch.as_tensor(got[name]).dtype) != "torch.float64":
                 fail(f"{name} has dtype {torch.as_tensor(got[name]).dtype}, expected float64")
         expect_scores(student, pred, truth, 3, f"label maps of shape {shape}")
+    for dtype in (torch.uint8, torch.int32):  # uint8 masks: truth * 20 + pred would overflow
+        truth = rng.integers(0, 20, size=(2, 9, 9))
+        pred = np.where(rng.random(truth.shape) < 0.6, truth, rng.integers(0, 20, size=truth.shape))
+        expect_scores(student, pred, truth, 20, f"{dtype} label maps with 20 classes", dtype=dtype)
     expect_raises(
         lambda: student.segmentation_scores(
             torch.zeros(2, 3, dtype=torch.int64), torch.zeros(3, 2, dtype=torch.int64), 2
@@ -573,7 +581,13 @@ def norms_run(student, weights, x, residual):
     tw = [torch.as_tensor(w).clone() for w in weights]
     tx = torch.as_tensor(x).clone()
     norms = student.gradient_norms(tw, tx, residual)
-    return {"norms": [float(v) for v in norms], "x": tx, "w": tw, "x_requires_grad": tx.requires_grad}
+    return {
+        "norms": [float(v) for v in norms],
+        "x": tx,
+        "w": tw,
+        "x_requires_grad": tx.requires_grad,
+        "w_requires_grad": [w.requires_grad for w in tw],
+    }
 
 
 def norms_data(seed, depth, width, n=8):
@@ -586,10 +600,13 @@ def expect_norms(student, weights, x, residual, what):
     got = as_dict(
         student.run(norms_run, weights, x, residual),
         "the scenario",
-        keys=["norms", "x", "w", "x_requires_grad"],
+        keys=["norms", "x", "w", "x_requires_grad", "w_requires_grad"],
     )
     norms = [as_float(v, "a norm") for v in as_list(got["norms"], "the norms", length=len(weights) + 1)]
-    expect_close(norms, norms_reference(weights, x, residual), what, rtol=1e-6, atol=1e-12)
+    want = norms_reference(weights, x, residual)
+    expect_close(norms, want, what, rtol=1e-6, atol=1e-12)
+    # float64 inputs must be computed in float64: float32 arithmetic is off by about 1e-7
+    expect_close(norms, want, f"{what} (computed in x's dtype, float64?)", rtol=1e-10, atol=1e-14)
     return got
 
 
@@ -625,3 +642,5 @@ def one_layer_and_inputs_unchanged(student):
         expect_close(as_array(got["w"][0], "W after the call"), weights[0], "W after the call", rtol=0)
         if got.get("x_requires_grad"):
             fail("gradient_norms switched on requires_grad of the x it was given; work on a copy")
+        if any(got["w_requires_grad"]):
+            fail("gradient_norms switched on requires_grad of the weights it was given; leave them alone")
