@@ -336,7 +336,8 @@ def bpe_input_scenario(student, ids, new_id):
 
 @hidden_test("bpe_merge_step", points=1)
 def runs_ties_and_the_given_list(student):
-    """overlapping runs count every position and merge from the left; ties go to the smallest pair;
+    """overlapping runs count every position and merge from the left; ties go to the smallest pair
+    (as tuples of ints);
     the given list is unchanged; fewer than 2 tokens raise ValueError"""
     cases = [
         ([5, 5, 5, 5, 5], "a run of five 5s"),
@@ -344,6 +345,8 @@ def runs_ties_and_the_given_list(student):
         ([3, 4, 1, 2], "four different pairs"),
         ([9, 1, 9, 1, 2, 0, 2, 0], "(9, 1) and (2, 0) tied"),
         ([2, 2, 2, 7, 7, 7, 7], "(2, 2) twice and (7, 7) three times"),
+        ([10, 2, 9, 1, 10, 2, 9, 1], "(9, 1) and (10, 2) tied (compared as numbers)"),
+        ([4, 7, 4, 3, 4, 7, 4, 3], "(4, 7), (7, 4) and (4, 3) tied (the second token decides)"),
     ]
     for ids, what in cases:
         _check_bpe(student, ids, 50, f"for {what}")
@@ -366,6 +369,9 @@ def _check_metrics(student, logits, targets, what, rtol=1e-6):
     got = as_dict(
         student.lm_metrics(logits, targets), f"lm_metrics {what}", keys=["nats", "bits", "perplexity"]
     )
+    for key in ("nats", "bits", "perplexity"):
+        if not isinstance(got[key], float):
+            fail(f"{key} must be a Python float (use .item()), got {type(got[key]).__name__} {what}")
     for key, want in zip(("nats", "bits", "perplexity"), metrics_reference(logits, targets)):
         expect_close(as_float(got[key], f"{key} {what}"), want, f"{key} {what}", rtol=rtol)
 
@@ -418,7 +424,12 @@ def evaluate_scenario(student, weights, documents):
     model = Tiny().double()
     model.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
     value = student.evaluate_documents(model, [torch.as_tensor(d, dtype=torch.long) for d in documents])
-    return {"value": float(value), "grad_modes": model.grad_modes, "grad_after": torch.is_grad_enabled()}
+    return {
+        "value": float(value),
+        "is_float": isinstance(value, float),
+        "grad_modes": model.grad_modes,
+        "grad_after": torch.is_grad_enabled(),
+    }
 
 
 def _documents(seed, lengths):
@@ -428,10 +439,13 @@ def _documents(seed, lengths):
 
 @hidden_test("evaluate_documents", points=1)
 def values_on_independent_documents(student):
-    """the mean nats per predicted character over documents of very different lengths, two models"""
+    """the mean nats per predicted character over documents of very different lengths, two models
+    (a Python float)"""
     for seed, lengths in ((20, [2, 15, 4]), (21, [30, 3, 3, 9])):
         weights, documents = tiny_lm_weights(seed), _documents(seed, lengths)
         got = as_dict(student.run(evaluate_scenario, weights, documents), "evaluate_documents")
+        if not got["is_float"]:
+            fail("evaluate_documents must return a Python float (use .item() or float())")
         expect_close(
             as_float(got["value"], "the mean nats"),
             tiny_lm_reference(weights, documents),
