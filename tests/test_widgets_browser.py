@@ -17,7 +17,10 @@ from tests.test_widgets import torch_lrs
 
 GALLERY = "appendix/widget-gallery.html"
 WIDGETS = {"activations": ".bw-act", "lr_schedules": ".bw-lr", "attention": ".bw-att",
-           "init_explorer": ".dlb-init"}
+           "init_explorer": ".dlb-init", "optimizer_race": ".dlb-race",
+           "conv_explorer": ".dlb-conv", "segmentation_viewer": ".dlb-seg", "rnn_memory": ".bw-rnnmem",
+           "latent_explorer": ".dlb-latent", "gan_playback": ".dlb-gan",
+           "diffusion_explorer": ".dlb-diffusion"}
 
 
 @pytest.fixture
@@ -130,6 +133,11 @@ def test_attention_viewer_switches_heads_and_follows_the_mouse(gallery):
     assert sum(weights) == pytest.approx(1, abs=0.01) and all(w == 0 for w in weights[9:])  # causal
     att.locator(".chip").nth(3).hover()
     assert readout.get_attribute("data-query") == "3"
+
+    assert att.locator(".grid button").count() == 4  # every layer and head of the model, as small maps
+    assert att.locator("rect.masked").count() == 12 * 11 // 2  # the causal mask's squares, hatched
+    att.locator(".grid button[data-layer='0'][data-head='1']").click()
+    assert (readout.get_attribute("data-layer"), readout.get_attribute("data-head")) == ("0", "1")
     gallery.watcher.assert_clean(GALLERY)
 
 
