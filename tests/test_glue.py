@@ -3,6 +3,9 @@
 import importlib
 import sys
 
+import numpy as np
+import torch
+
 import utils.glue
 
 
@@ -23,3 +26,11 @@ def test_glue_hands_the_value_to_myst_nb_in_the_build(monkeypatch):
                         lambda name, value, display: seen.append((name, value, display)))
     utils.glue.glue("loss", 1.5)
     assert seen == [("loss", 1.5, False)]
+
+
+def test_numpy_and_torch_scalars_are_stored_as_python_numbers(monkeypatch):
+    seen = []
+    monkeypatch.setattr(utils.glue, "_myst_glue", lambda name, value, display: seen.append(value))
+    for value in (np.float64(0.25), np.int64(3), torch.tensor(1.5), torch.tensor(7)):
+        utils.glue.glue("x", value)
+    assert seen == [0.25, 3, 1.5, 7] and [type(v) for v in seen] == [float, int, float, int]

@@ -14,7 +14,14 @@ except ImportError:
 
 
 def glue(name, value, display=False):
-    """Store ``value`` under ``name`` for the page's text (printed when MyST-NB is not installed)."""
+    """Store ``value`` under ``name`` for the page's text (printed when MyST-NB is not installed).
+
+    NumPy scalars and one-element tensors are stored as the Python number they hold: the text's
+    format spec (``:.3f``) is applied to the stored ``repr``, which for ``np.float64(0.5)`` is not
+    a number.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()
     if _myst_glue is None:
         print(f"{name} = {value}")
     else:
