@@ -100,7 +100,7 @@ def warmup_cosine_matches_sequential_lr(student):
 
 @hidden_test("warmup_cosine_lr", points=1)
 def no_warmup_is_plain_cosine_and_bad_steps_raise(student):
-    """warmup=0 gives CosineAnnealingLR; a step outside [0, total] or warmup >= total raises ValueError"""
+    """warmup=0 gives CosineAnnealingLR; step outside [0, total] or warmup outside [0, total): ValueError"""
     from torch.optim import lr_scheduler as s
 
     want = torch_lrs(lambda o: s.CosineAnnealingLR(o, T_max=30, eta_min=0.001), 30, 0.2)
@@ -113,6 +113,7 @@ def no_warmup_is_plain_cosine_and_bad_steps_raise(student):
         ((31, 0.1, 5, 30), "step > total"),
         ((-1, 0.1, 5, 30), "a negative step"),
         ((3, 0.1, 30, 30), "warmup = total"),
+        ((3, 0.1, -2, 30), "a negative warmup"),
     ]:
         expect_raises(
             lambda args=args: student.warmup_cosine_lr(*args), "ValueError", f"warmup_cosine_lr with {what}"
@@ -170,6 +171,8 @@ def clip_scenario(student, grads, max_norm, none_index, dtype):
     return {
         "total": float(total),
         "total_is_tensor": isinstance(total, torch.Tensor),
+        "total_shape": list(total.shape) if isinstance(total, torch.Tensor) else None,
+        "total_dtype": str(total.dtype) if isinstance(total, torch.Tensor) else None,
         "grads": [h if h is not None else 0 for h in held],
         "in_place": [p.grad is h for p, h in zip(params, held)],
         "dtypes": [str(h.dtype) for h in held if h is not None],
@@ -180,7 +183,7 @@ def expect_clip(student, grads, max_norm, none_index, what, dtype="float64"):
     got = as_dict(
         student.run(clip_scenario, grads, max_norm, none_index, dtype),
         "the scenario",
-        keys=["total", "total_is_tensor", "grads", "in_place", "dtypes"],
+        keys=["total", "total_is_tensor", "total_shape", "total_dtype", "grads", "in_place", "dtypes"],
     )
     params = []
     for i, g in enumerate(grads):
@@ -192,6 +195,10 @@ def expect_clip(student, grads, max_norm, none_index, what, dtype="float64"):
     rtol = 1e-9 if dtype == "float64" else 1e-5
     if not got["total_is_tensor"]:
         fail(f"clip_grad_norm must return the norm as a 0-d tensor ({what})")
+    if got["total_shape"] != []:
+        fail(f"the returned norm has shape {got['total_shape']}; it should be 0-d, shape [] ({what})")
+    if got["dtypes"] and got["total_dtype"] != f"torch.{dtype}":
+        fail(f"the returned norm is {got['total_dtype']}; it should have the gradients' dtype ({what})")
     expect_close(got["total"], want_total, f"the returned norm, before clipping ({what})", rtol=rtol)
     if not all(got["in_place"]):
         fail(f"clip_grad_norm must scale each p.grad in place, not put a new tensor there ({what})")
@@ -210,13 +217,14 @@ def expect_clip(student, grads, max_norm, none_index, what, dtype="float64"):
 
 @hidden_test("clip_grad_norm", points=2)
 def clips_like_torch_and_never_scales_up(student):
-    """large and small global norms, a parameter without gradient, float32 and float64, in place"""
+    """large and small global norms, parameters without gradient, float32 and float64, in place"""
     rng = np.random.default_rng(3)
     grads = [rng.normal(size=(4, 3)) * 3, rng.normal(size=5), rng.normal(size=(2, 2, 2)) * 0.1]
     expect_clip(student, grads, 1.0, None, "global norm ~ 10, max_norm 1")
     expect_clip(student, grads, 1.0, 1, "one parameter has no gradient")
     expect_clip(student, grads, 100.0, None, "global norm below max_norm: nothing changes")
     expect_clip(student, [g * 0.01 for g in grads], 0.05, None, "float32", dtype="float32")
+    expect_clip(student, grads[:1], 1.0, 0, "no parameter has a gradient")
 
 
 @hidden_test("clip_grad_norm", points=1)
@@ -234,21 +242,34 @@ def accumulation_scenario(student, weights, steps):
     model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4)).double()
     model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-    losses = []
+    losses, forwards, backwards = [], [], []
+    model.register_forward_hook(lambda module, inputs, output: forwards[-1].append(len(inputs[0])))
+    model[0].weight.register_hook(lambda grad: backwards.append(backwards.pop() + 1))
     for micro in steps:
         for p in model.parameters():  # stale gradients from somewhere else: they must not count
             p.grad = torch.full_like(p, 3.0)
         data = [(torch.tensor(x), torch.tensor(y)) for x, y in micro]
+        forwards.append([])
+        backwards.append(0)
         losses.append(float(student.accumulated_step(model, optimizer, torch.nn.CrossEntropyLoss(), data)))
-    return {"state": model.state_dict(), "losses": losses}
+    return {"state": model.state_dict(), "losses": losses, "forwards": forwards, "backwards": backwards}
 
 
 def expect_accumulation(student, rng, sizes_per_step, what):
     weights = mlp_weights(rng)
     steps = [make_batches(rng, sizes) for sizes in sizes_per_step]
     got = as_dict(
-        student.run(accumulation_scenario, weights, steps), "the scenario", keys=["state", "losses"]
+        student.run(accumulation_scenario, weights, steps),
+        "the scenario",
+        keys=["state", "losses", "forwards", "backwards"],
     )
+    for k, (sizes, forwards, backwards) in enumerate(zip(sizes_per_step, got["forwards"], got["backwards"])):
+        if list(forwards) != list(sizes) or backwards != len(sizes):
+            fail(
+                f"step {k}: micro-batches of sizes {list(sizes)} went through the model as batches of "
+                f"{list(forwards)} with {backwards} backward pass(es); run each micro-batch through the "
+                "model and call backward() once per micro-batch"
+            )
     model = build_mlp(weights)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
     want_losses = []
@@ -292,9 +313,14 @@ def train_loop_scenario(student, weights, batches, epochs, max_lr):
         optimizer, max_lr=max_lr, total_steps=epochs * len(batches)
     )
     data = [(torch.tensor(x), torch.tensor(y)) for x, y in batches]
+    model.eval()  # left in evaluation mode by an earlier evaluation
+    for p in model.parameters():  # and stale gradients from somewhere else: they must not count
+        p.grad = torch.full_like(p, 3.0)
     losses = student.train_loop(model, optimizer, scheduler, data, epochs)
     return {
         "state": model.state_dict(),
+        "training": model.training,
+        "loss_types": sorted({type(v).__name__ for v in losses}),
         "losses": [float(v) for v in losses],
         "lr": optimizer.param_groups[0]["lr"],
         "scheduler_steps": scheduler.last_epoch,
@@ -325,7 +351,7 @@ def run_train_loop(student, seed, epochs, sizes):
     got = as_dict(
         student.run(train_loop_scenario, weights, batches, epochs, 0.5),
         "the scenario",
-        keys=["state", "losses", "lr", "scheduler_steps"],
+        keys=["state", "losses", "lr", "scheduler_steps", "training", "loss_types"],
     )
     return got, reference_train_loop(weights, batches, epochs, 0.5)
 
@@ -341,6 +367,10 @@ def trains_like_the_correct_loop(student):
         rtol=1e-9,
     )
     expect_state(got["state"], model, "the weights after training")
+    if got["loss_types"] != ["float"]:
+        fail(f"the losses should be Python floats (loss.item()), not {got['loss_types']}")
+    if not got["training"]:
+        fail("the model arrived in evaluation mode and was trained in it: put it in training mode")
 
 
 @hidden_test("train_loop", points=1)
@@ -375,7 +405,20 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         torch.nn.functional.cross_entropy(model(x), y).backward()
         optimizer.step()
         scheduler.step()
+    rng_before = torch.get_rng_state()
     checkpoint = student.make_checkpoint(model, optimizer, scheduler)
+    rng_kept = bool(torch.equal(rng_before, torch.get_rng_state()))
+
+    def odd_values(value, where):
+        if isinstance(value, dict):
+            return [bad for k, v in value.items() for bad in odd_values(v, f"{where}[{k!r}]")]
+        if isinstance(value, (list, tuple)):
+            return [bad for i, v in enumerate(value) for bad in odd_values(v, f"{where}[{i}]")]
+        if value is None or isinstance(value, (torch.Tensor, bool, int, float, str)):
+            return []
+        return [f"{where}: {type(value).__name__}"]
+
+    odd = odd_values(checkpoint, "checkpoint")[:3]
     for x, y in data[first:]:
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
@@ -401,7 +444,13 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         torch.nn.functional.cross_entropy(fresh(x), y).backward()
         optimizer.step()
         scheduler.step()
-    return {"straight": straight, "resumed": fresh.state_dict(), "lr": optimizer.param_groups[0]["lr"]}
+    return {
+        "straight": straight,
+        "resumed": fresh.state_dict(),
+        "lr": optimizer.param_groups[0]["lr"],
+        "rng_kept": rng_kept,
+        "odd": odd,
+    }
 
 
 def run_resume(student, seed, dropout, kind):
@@ -410,8 +459,12 @@ def run_resume(student, seed, dropout, kind):
     got = as_dict(
         student.run(resume_scenario, weights, batches, 3, 5, dropout, kind),
         "the scenario",
-        keys=["straight", "resumed", "lr"],
+        keys=["straight", "resumed", "lr", "rng_kept", "odd"],
     )
+    if got["odd"]:
+        fail(f"a checkpoint holds plain data (tensors, numbers, strings, lists, dicts), not {got['odd']}")
+    if not got["rng_kept"]:
+        fail("make_checkpoint changed the random state of the run it saves (it must only read it)")
     straight = as_dict(got["straight"], "the weights of the uninterrupted run")
     resumed = as_dict(got["resumed"], "the weights of the resumed run", keys=list(straight))
     for key, want in straight.items():
