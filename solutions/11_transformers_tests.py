@@ -82,6 +82,23 @@ def masks_broadcast_and_masked_keys_get_exactly_zero(student):
             f"the output with {label}",
         )
         expect_close(weights.sum(-1), np.ones((B, H, T)), f"the row sums of the weights with {label}")
+    half = [t.half() for t in (q, k, v)]
+    out, weights = _pair(student.attend(*half, causal & padding), "attend with float16 inputs and a mask")
+    weights = torch.as_tensor(np.asarray(as_array(weights, "the float16 weights", shape=(B, H, T, T))))
+    out = torch.as_tensor(np.asarray(as_array(out, "the float16 output", shape=(B, H, T, 6))))
+    if out.dtype != torch.float16 or weights.dtype != torch.float16:
+        fail(f"for float16 inputs the output and weights must be float16, got {out.dtype}, {weights.dtype}")
+    full = (causal & padding).expand(B, H, T, T)
+    if not torch.isfinite(out).all() or torch.any(weights[~full] != 0):
+        fail("with float16 inputs, masked keys must get a weight of exactly 0 and the output must be finite")
+    want = F.scaled_dot_product_attention(*(t.double() for t in half), attn_mask=causal & padding)
+    expect_close(out.double().numpy(), want.numpy(), "the output for float16 inputs", rtol=1e-2, atol=1e-2)
+
+
+def attend_scenario(student, q, k, v, mask):
+    """The student's attend on tensors we keep: returns its results and our tensors after the call."""
+    out, weights = student.attend(q, k, v, mask)
+    return {"out": out, "weights": weights, "inputs": [q, k, v, mask]}
 
 
 @hidden_test("attend", points=1)
@@ -89,9 +106,12 @@ def stable_for_large_scores_keeps_float32_and_inputs(student):
     """float32 inputs with scores in the hundreds: finite, float32, right values; inputs unchanged"""
     rng = np.random.default_rng(13)
     q, k, v = (_t(rng, 2, 4, 16, dtype=torch.float32) * 6 for _ in range(3))
-    copies = [t.clone() for t in (q, k, v)]
+    copies = [t.clone() for t in (q, k, v)]  # attend_scenario returns the tensors it passed, after the call
     mask = torch.ones(4, 4, dtype=torch.bool).tril()
-    out, weights = _pair(student.attend(q, k, v, mask), "attend with large scores")
+    got = as_dict(
+        student.run(attend_scenario, q, k, v, mask), "the scenario", keys=["out", "weights", "inputs"]
+    )
+    out, weights = got["out"], got["weights"]
     out_t = torch.as_tensor(np.asarray(as_array(out, "the output", shape=(2, 4, 16))))
     if out_t.dtype != torch.float32:
         fail(f"for float32 inputs the output must be float32, got {out_t.dtype}")
@@ -99,9 +119,12 @@ def stable_for_large_scores_keeps_float32_and_inputs(student):
         fail("the output has inf or nan for large scores: compute the softmax stably")
     want = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), attn_mask=mask)
     expect_close(out_t.double().numpy(), want.numpy(), "the output for large scores", rtol=1e-4, atol=1e-4)
-    as_array(weights, "the weights", shape=(2, 4, 4))
-    for before, after, name in zip(copies, (q, k, v), "qkv", strict=True):
-        if not torch.equal(before, after):
+    weights_t = torch.as_tensor(np.asarray(as_array(weights, "the weights", shape=(2, 4, 4))))
+    if weights_t.dtype != torch.float32:
+        fail(f"for float32 inputs the weights must be float32, got {weights_t.dtype}")
+    after_call = as_list(got["inputs"], "the inputs after the call", length=4)
+    for before, after, name in zip([*copies, mask], after_call, ["q", "k", "v", "mask"], strict=True):
+        if not torch.equal(before, torch.as_tensor(np.asarray(as_array(after, name)))):
             fail(f"attend modified its input {name}")
 
 
@@ -253,6 +276,8 @@ def gradients_match(student):
 def mhsa_bad_heads(student, d_model, heads):
     try:
         student.MultiHeadSelfAttention(d_model, heads)
+    except NotImplementedError:
+        raise  # a stub: reported as "not implemented yet"
     except ValueError:
         return "ValueError"
     except Exception as error:  # noqa: BLE001 (report whatever it was)
@@ -297,6 +322,8 @@ def matches_the_formula_at_any_positions(student):
             "rope(x, positions)",
             shape=shape,
         )
+        if got.dtype != np.float64:
+            fail(f"rope of a float64 tensor must be float64 (the dtype of x), got {got.dtype}")
         expect_close(
             got,
             _rope_reference(x, positions, base),
@@ -516,8 +543,13 @@ def score_std_is_sqrt_dk_and_the_seed_fixes_it(student):
     a, b = _saturation(student, 32, seed=5), _saturation(student, 32, seed=5)
     if a != b:
         fail("two calls with the same seed gave different results: draw everything from the seeded generator")
-    if _saturation(student, 32, seed=6) == a:
+    other = _saturation(student, 32, seed=6)
+    if other == a:
         fail("two different seeds gave the same results: use the seed")
+    if other["score_std"] == a["score_std"]:
+        fail("score_std does not change with the seed: measure it on the scores you drew")
+    if _saturation(student, 32, trials=500, seed=5) == a:
+        fail("trials=500 gave the same results as trials=2000: draw `trials` queries")
 
 
 @hidden_test("softmax_saturation", points=1)
