@@ -128,13 +128,16 @@ def call_conv(student, x, weight, bias, kwargs):
 
 
 def expect_conv(student, x, weight, bias, kwargs, what, rtol=1e-7):
+    """Values as F.conv2d's, and x's dtype; float64 to float64 precision (not rounded through float32)."""
     got = as_dict(student.run(call_conv, x, weight, bias, kwargs), what, keys=["out", "dtype", "x_unchanged"])
     want = F.conv2d(
         torch.tensor(x), torch.tensor(weight), None if bias is None else torch.tensor(bias), **kwargs
     )
+    atol = 1e-9 if want.dtype == torch.float64 else 1e-5
     expect_close(
-        as_array(got["out"], what, shape=tuple(want.shape)), want.numpy(), what, rtol=rtol, atol=1e-5
+        as_array(got["out"], what, shape=tuple(want.shape)), want.numpy(), what, rtol=rtol, atol=atol
     )
+    expect_equal(got["dtype"], str(want.dtype), f"the output dtype for {what} (x's dtype)")
     return got
 
 
@@ -210,13 +213,20 @@ def columns_match_unfold(student):
     ]:
         x = torch.tensor(rng.normal(size=shape))
         want = F.unfold(x, k, stride=stride, padding=padding)
-        got = as_array(
+        got = as_tensor(
             student.im2col(x, k, stride=stride, padding=padding),
             f"im2col with kernel {k}",
             shape=tuple(want.shape),
         )
+        if got.dtype != torch.float64:
+            fail(f"im2col of a float64 x should be float64, not {got.dtype}")
+        # the columns are copies of x's values: exact, not rounded through float32
         expect_close(
-            got, want.numpy(), f"im2col with kernel {k}, stride {stride}, padding {padding}, x {shape}"
+            got.numpy(),
+            want.numpy(),
+            f"im2col with kernel {k}, stride {stride}, padding {padding}, x {shape}",
+            rtol=0,
+            atol=0,
         )
 
 
@@ -269,7 +279,7 @@ def fields_confirmed_by_gradients(student):
 
 @hidden_test("receptive_field", points=1)
 def jumps_and_the_classic_stacks(student):
-    """the jump after strides; VGG-like, AlexNet-like and dilated stacks"""
+    """the jump after strides; VGG-like, AlexNet-like and dilated stacks; an empty stack"""
     cases = {
         ((3, 1, 1),) * 4: (9, 1),
         ((3, 1, 1), (2, 2, 1)) * 3: (22, 8),
@@ -277,6 +287,7 @@ def jumps_and_the_classic_stacks(student):
         ((3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)): (31, 1),
         ((2, 2, 1), (2, 2, 1), (3, 1, 1)): (12, 4),
         ((1, 3, 1), (3, 1, 1)): (7, 3),
+        (): (1, 1),
     }
     for layers, (field, jump) in cases.items():
         got = as_list(student.receptive_field(list(layers)), f"receptive_field({list(layers)})", length=2)
@@ -362,7 +373,7 @@ def augment_and_keep(student, images, padding, flips, tops, lefts):
 
 @hidden_test("flip_and_crop", points=1)
 def every_flip_and_offset(student):
-    """colour, non-square images; every combination of flip and offset, corners included"""
+    """colour, non-square float64 images; every combination of flip and offset, corners included"""
     rng = np.random.default_rng(809)
     padding = 2
     offsets = [(t, left) for t in range(5) for left in range(5)]
@@ -377,11 +388,15 @@ def every_flip_and_offset(student):
         keys=["out", "dtype", "unchanged"],
     )
     want = reference_flip_and_crop(images, padding, flips, tops, lefts)
+    # flips and crops copy values: exact, and float64 stays float64
     expect_close(
         as_array(got["out"], "the augmented batch", shape=tuple(want.shape)),
         want.numpy(),
         "the augmented batch (flip first, then pad, then crop at (top, left))",
+        rtol=0,
+        atol=0,
     )
+    expect_equal(got["dtype"], "torch.float64", "the dtype of the augmented batch of float64 images")
 
 
 @hidden_test("flip_and_crop", points=1)
@@ -438,8 +453,8 @@ def expect_experiment(student, x, weight, dy, dx, margin, what):
     want = reference_experiment(x, weight, dy, dx, margin)
     for key in want:
         expect_close(
-            as_float(got[key], f"{key} for {what}"), want[key], f"{key} for {what}", rtol=1e-6, atol=1e-9
-        )
+            as_float(got[key], f"{key} for {what}"), want[key], f"{key} for {what}", rtol=1e-9, atol=1e-9
+        )  # float64 in, float64 precision out (not computed in float32)
 
 
 @hidden_test("shift_experiment", points=1)
@@ -468,3 +483,9 @@ def a_zero_shift_and_the_margin(student):
             fail(f"with no shift, {key} should be 0")
     expect_experiment(student, x, weight, 1, -2, 0, "margin 0 (the border included)")
     expect_experiment(student, x, weight, 2, 2, 1, "margin 1")
+    # a single feature on the top row, shifted up out of the image: conv(shift(x)) is all zero, so
+    # "change" is 3 (the kernel's centre); shift(conv(x)) - conv(x) would give 2, equivariance is 1
+    edge = np.zeros((1, 1, 8, 9))
+    edge[0, 0, 0, 4] = 1.0
+    kernel = np.array([[[[0.0, 1.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 0.0]]]])
+    expect_experiment(student, edge, kernel, -1, 0, 0, "a feature on the border shifted out, margin 0")

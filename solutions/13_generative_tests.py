@@ -33,6 +33,16 @@ def _reference_kl(mu, log_var):
 # ---- exercise 1: gaussian_kl (2 points) ----------------------------------------------------------
 
 
+def kl_gradient_scenario(student, mu, log_var):
+    """The gradients of the summed KL reaching mu and log_var (None when it is not differentiable)."""
+    mu, log_var = mu.clone().requires_grad_(), log_var.clone().requires_grad_()
+    kl = student.gaussian_kl(mu, log_var)
+    if not isinstance(kl, torch.Tensor) or not kl.requires_grad:
+        return {"grad_mu": None, "grad_log_var": None}
+    kl.sum().backward()
+    return {"grad_mu": mu.grad, "grad_log_var": log_var.grad}
+
+
 @hidden_test("gaussian_kl", points=1)
 def kl_matches_torch_distributions(student):
     """agrees with torch.distributions.kl_divergence for inputs of shapes [7, 3], [2, 4, 5] and [6]"""
@@ -52,7 +62,7 @@ def kl_matches_torch_distributions(student):
 
 @hidden_test("gaussian_kl", points=1)
 def kl_edges_and_dtype(student):
-    """zero at the prior, extreme log-variances, the dtype of float32 inputs and one latent dimension"""
+    """zero at the prior, extreme log-variances, float32 inputs, one latent dimension, and gradients"""
     zeros = torch.zeros(3, 4, dtype=torch.float64)
     expect_close(
         as_array(student.gaussian_kl(zeros, zeros), "gaussian_kl at the prior", shape=(3,)),
@@ -77,6 +87,20 @@ def kl_edges_and_dtype(student):
         _reference_kl([[1.5], [-0.5]], [[0.3], [-1.0]]).numpy(),
         "the KL of one dimension",
         rtol=1e-6,
+    )
+    rng = np.random.default_rng(130)
+    mu, log_var = torch.tensor(rng.normal(size=(3, 4))), torch.tensor(rng.normal(size=(3, 4)))
+    grads = as_dict(student.run(kl_gradient_scenario, mu, log_var), "the scenario")
+    if grads["grad_mu"] is None or grads["grad_log_var"] is None:
+        fail(
+            "no gradient reached mu or log_var: the VAE is trained through this KL, so compute it with "
+            "torch operations on mu and log_var (no detach, no NumPy)"
+        )
+    expect_close(as_array(grads["grad_mu"], "d KL / d mu", shape=(3, 4)), mu.numpy(), "the gradient for mu")
+    expect_close(
+        as_array(grads["grad_log_var"], "d KL / d log_var", shape=(3, 4)),
+        0.5 * (log_var.exp() - 1.0).numpy(),
+        "the gradient for log_var",
     )
 
 
@@ -108,8 +132,9 @@ def reparameterize_scenario(student, mu, log_var, eps, weights):
 def sample_has_the_right_values(student):
     """z = mu + exp(log_var / 2) * eps for [5, 3] and [2, 2, 4] inputs"""
     rng = np.random.default_rng(132)
-    for shape in [(5, 3), (2, 2, 4)]:
-        mu, log_var, eps = (rng.normal(size=shape) for _ in range(3))
+    for shape, noise_scale in [((5, 3), 1.0), ((2, 2, 4), 1.0), ((3, 4), 4.0)]:
+        mu, log_var = rng.normal(size=shape), rng.normal(size=shape)
+        eps = rng.normal(size=shape) * noise_scale
         got = as_array(
             student.reparameterize(torch.tensor(mu), torch.tensor(log_var), torch.tensor(eps)),
             "reparameterize(mu, log_var, eps)",
@@ -147,8 +172,9 @@ def _reference_vae_loss(logits, x, mu, log_var, beta):
 
 
 def vae_loss_scenario(student, logits, x, mu, log_var, beta):
-    """The loss and whether it can be back-propagated to the logits and mu."""
+    """The loss and whether it can be back-propagated to the logits, mu and log_var."""
     logits, mu = logits.clone().requires_grad_(), mu.clone().requires_grad_()
+    log_var = log_var.clone().requires_grad_()
     loss = student.vae_loss(logits, x, mu, log_var, beta=beta)
     shape = list(loss.shape) if isinstance(loss, torch.Tensor) else None
     if isinstance(loss, torch.Tensor) and loss.requires_grad:
@@ -158,6 +184,7 @@ def vae_loss_scenario(student, logits, x, mu, log_var, beta):
         "shape": shape,
         "grad_logits": logits.grad,
         "grad_mu": mu.grad,
+        "grad_log_var": log_var.grad,
     }
 
 
@@ -180,23 +207,32 @@ def loss_of_image_batches(student):
             f"the loss for images of shape {shape} with beta = {beta}",
             rtol=1e-9,
         )
+    # beta left out: its default is 1
+    got = as_float(
+        student.vae_loss(torch.tensor(logits), torch.tensor(x), torch.tensor(mu), torch.tensor(log_var)),
+        "vae_loss(...) without beta",
+    )
+    expect_close(
+        got, _reference_vae_loss(logits, x, mu, log_var, 1.0), "the loss with the default beta", rtol=1e-9
+    )
 
 
 @hidden_test("vae_loss", points=1)
 def loss_is_a_differentiable_scalar(student):
-    """a 0-d tensor whose gradients reach the logits and mu (checked against autograd)"""
+    """a 0-d tensor whose gradients reach the logits, mu and log_var (checked against autograd)"""
     rng = np.random.default_rng(135)
     logits, x = torch.tensor(rng.normal(size=(4, 8))), torch.tensor(rng.uniform(size=(4, 8)).round())
     mu, log_var = torch.tensor(rng.normal(size=(4, 3))), torch.tensor(rng.normal(size=(4, 3)))
     got = as_dict(student.run(vae_loss_scenario, logits, x, mu, log_var, 2.0), "the scenario")
     if got["shape"] != []:
         fail(f"vae_loss should return a 0-d tensor, got shape {got['shape']}")
-    if got["grad_logits"] is None or got["grad_mu"] is None:
-        fail("no gradient reached the logits or mu: keep the loss differentiable")
+    if got["grad_logits"] is None or got["grad_mu"] is None or got["grad_log_var"] is None:
+        fail("no gradient reached the logits, mu or log_var: keep the loss differentiable")
     reference_logits, reference_mu = logits.clone().requires_grad_(), mu.clone().requires_grad_()
+    reference_log_var = log_var.clone().requires_grad_()
     loss = (
         F.binary_cross_entropy_with_logits(reference_logits, x, reduction="sum") / 4
-        + 2.0 * _reference_kl(reference_mu, log_var).mean()
+        + 2.0 * _reference_kl(reference_mu, reference_log_var).mean()
     )
     loss.backward()
     expect_close(
@@ -205,6 +241,11 @@ def loss_is_a_differentiable_scalar(student):
         "the gradient for the logits",
     )
     expect_close(as_array(got["grad_mu"], "d loss / d mu"), reference_mu.grad.numpy(), "the gradient for mu")
+    expect_close(
+        as_array(got["grad_log_var"], "d loss / d log_var"),
+        reference_log_var.grad.numpy(),
+        "the gradient for log_var",
+    )
 
 
 # ---- exercise 4: roc_auc (2 points) --------------------------------------------------------------
@@ -252,6 +293,12 @@ def auc_ties_extremes_and_errors(student):
         as_float(student.roc_auc(np.array([0.1, 0.2]), np.array([0.3, 0.9, 0.25])), "roc_auc"),
         1.0,
         "the AUC of a perfect separation",
+        rtol=1e-12,
+    )
+    expect_close(
+        as_float(student.roc_auc(np.array([1.0, 0.5]), np.array([1.0 + 1e-12, 1.0])), "roc_auc"),
+        0.875,
+        "the AUC of scores 1e-12 apart (not a tie: keep float64)",
         rtol=1e-12,
     )
     expect_close(

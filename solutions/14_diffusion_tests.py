@@ -92,7 +92,7 @@ def float32_inputs_and_no_mutation(student):
 
 @hidden_test("alpha_bar_from_betas", points=1)
 def cumulative_products_of_real_schedules(student):
-    """the linear and cosine schedules of 1000 steps, and a single step, float64 kept"""
+    """the linear and cosine schedules of 1000 steps, and a single step, float64 kept; betas unchanged"""
     for name, betas in [
         ("linear", torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)),
         ("cosine", cosine_betas(1000)),
@@ -106,16 +106,27 @@ def cumulative_products_of_real_schedules(student):
         if got.dtype != torch.float64:
             fail(f"alpha_bar_from_betas should keep the betas' dtype float64, but returned {got.dtype}")
         expect_close(got, alpha_bar_of(betas), f"alpha_bar for the {name} schedule", rtol=1e-9, atol=1e-300)
+    betas = cosine_betas(50).numpy()
+    got = as_dict(student.run(call_and_return_inputs, "alpha_bar_from_betas", [betas]), "the scenario")
+    if any(got["changed"]):
+        fail("alpha_bar_from_betas changed the betas it was given")
+    expect_close(
+        as_tensor(got["result"], "alpha_bar for a 50-step cosine schedule", shape=(50,)),
+        alpha_bar_of(betas),
+        "alpha_bar for a 50-step cosine schedule",
+        rtol=1e-9,
+    )
 
 
 @hidden_test("alpha_bar_from_betas", points=1)
 def rejects_betas_at_or_beyond_the_ends(student):
-    """ValueError for betas of 0, 1, negative or above 1, an empty or 2-D tensor; 0.999 is fine"""
+    """ValueError for betas of 0, 1, negative, above 1 or NaN, an empty or 2-D tensor; 0.999 is fine"""
     for bad, what in [
         ([0.1, 0.0, 0.2], "a beta of exactly 0"),
         ([0.1, 1.0], "a beta of exactly 1"),
         ([0.1, -0.1], "a negative beta"),
         ([1.5], "a beta above 1"),
+        ([0.1, float("nan")], "a NaN beta"),
     ]:
         expect_raises(
             lambda bad=bad: student.alpha_bar_from_betas(torch.tensor(bad, dtype=torch.float64)),
@@ -166,18 +177,28 @@ def steps_in_the_middle_of_the_cosine_schedule(student):
 
 @hidden_test("ddpm_step", points=1)
 def the_last_step_adds_no_noise(student):
-    """t = 0: the mean alone, whatever the noise"""
+    """t = 0: the mean alone, whatever the noise; the given tensors unchanged"""
     rng = np.random.default_rng(4)
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
     x_t, eps = torch.tensor(rng.normal(size=(2, 3))), torch.tensor(rng.normal(size=(2, 3)))
     noise = torch.tensor(rng.normal(size=(2, 3))) * 10
     got = as_tensor(student.ddpm_step(x_t, eps, 0, betas, noise), "ddpm_step at t = 0", shape=(2, 3))
     expect_close(got, ddpm_reference(x_t, eps, 0, betas, torch.zeros(2, 3)), "ddpm_step at t = 0", rtol=1e-7)
+    args = [x_t.numpy(), eps.numpy(), 3, betas.numpy(), noise.numpy()]
+    got = as_dict(student.run(call_and_return_inputs, "ddpm_step", args), "the scenario")
+    if any(got["changed"]):
+        fail("ddpm_step changed one of the tensors it was given")
+    expect_close(
+        as_tensor(got["result"], "ddpm_step at t = 3", shape=(2, 3)),
+        ddpm_reference(x_t, eps, 3, betas, noise),
+        "ddpm_step at t = 3",
+        rtol=1e-7,
+    )
 
 
 @hidden_test("ddpm_step", points=1)
 def the_posterior_variance_and_a_short_schedule(student):
-    """a 4-step schedule with large betas: beta-tilde, not beta, is the variance; float32 kept"""
+    """beta-tilde, not beta, is the variance; float32 kept, the schedule in float64 near t = 0"""
     betas = torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64)
     x_t = torch.zeros(1, 5, dtype=torch.float32)
     eps = torch.zeros(1, 5, dtype=torch.float32)
@@ -193,6 +214,19 @@ def the_posterior_variance_and_a_short_schedule(student):
             rtol=1e-5,
             atol=1e-6,
         )
+    rng = np.random.default_rng(18)
+    betas = cosine_betas(1000)
+    for t in (1, 2):  # 1 - alpha_bar is about 1e-4 here: a float32 schedule keeps few of its digits
+        x_t = torch.zeros(2, 8, dtype=torch.float32)  # so the result is small and its relative error shows
+        eps, noise = (torch.tensor(rng.normal(size=(2, 8)), dtype=torch.float32) for _ in range(2))
+        got = as_tensor(student.ddpm_step(x_t, eps, t, betas, noise), f"ddpm_step at t = {t}", shape=(2, 8))
+        expect_close(
+            got,
+            ddpm_reference(x_t.double(), eps.double(), t, betas, noise.double()),
+            f"ddpm_step of float32 zeros at t = {t} of a float64 cosine schedule",
+            rtol=1e-5,
+            atol=1e-8,
+        )
 
 
 # ---- exercise 4: ddim_step (2 points) ------------------------------------------------------------------
@@ -205,9 +239,9 @@ def ddim_reference(x_t, eps, a_t, a_prev):
 
 @hidden_test("ddim_step", points=1)
 def steps_of_several_sizes(student):
-    """jumps between noise levels, small and large, on image batches"""
+    """jumps between noise levels, small and large, on image batches, alpha_bar_t = 1 included"""
     rng = np.random.default_rng(5)
-    for a_t, a_prev in [(0.01, 0.02), (0.3, 0.95), (0.5, 0.5), (0.999, 1.0)]:
+    for a_t, a_prev in [(0.01, 0.02), (0.3, 0.95), (0.5, 0.5), (0.999, 1.0), (1.0, 1.0)]:
         x_t, eps = torch.tensor(rng.normal(size=(2, 1, 3, 3))), torch.tensor(rng.normal(size=(2, 1, 3, 3)))
         got = as_list(student.ddim_step(x_t, eps, a_t, a_prev), f"ddim_step({a_t}, {a_prev})", length=2)
         want_prev, want_x0 = ddim_reference(x_t, eps, a_t, a_prev)
@@ -221,7 +255,7 @@ def steps_of_several_sizes(student):
 
 @hidden_test("ddim_step", points=1)
 def a_consistent_pair_is_undone_exactly(student):
-    """x_t made from x0 and eps by the closed form: x0_hat is x0, and x_prev is x0 re-noised with eps"""
+    """x_t made in closed form: x0_hat is x0, x_prev is x0 re-noised; float32 kept, inputs unchanged"""
     rng = np.random.default_rng(6)
     x0, eps = torch.tensor(rng.normal(size=(4, 6))), torch.tensor(rng.normal(size=(4, 6)))
     a_t, a_prev = 0.2, 0.7
@@ -235,6 +269,16 @@ def a_consistent_pair_is_undone_exactly(student):
         rtol=1e-7,
         atol=1e-9,
     )
+    x_t32, eps32 = x_t.float().numpy(), eps.float().numpy()
+    args = [x_t32, eps32, a_t, a_prev]
+    got = as_dict(student.run(call_and_return_inputs, "ddim_step", args), "the scenario")
+    if any(got["changed"]):
+        fail("ddim_step changed one of the tensors it was given")
+    pair = as_list(got["result"], "ddim_step(...) on float32 tensors", length=2)
+    for value, name in zip(pair, ["x_prev", "x0_hat"]):
+        if as_tensor(value, name, shape=(4, 6)).dtype != torch.float32:
+            fail(f"{name} should keep x_t's dtype float32, but is {as_tensor(value, name).dtype}")
+    expect_close(pair[1], x0, "x0_hat from float32 tensors", rtol=1e-4, atol=1e-5)
 
 
 # ---- exercise 5: guided_eps (2 points) -----------------------------------------------------------------
@@ -242,17 +286,23 @@ def a_consistent_pair_is_undone_exactly(student):
 
 @hidden_test("guided_eps", points=1)
 def one_scale_for_all(student):
-    """w = 0, 0.5, 1 and 7.5 on image batches"""
+    """w = 0, 0.5, 1, 3 and 7.5 on image batches; the given tensors unchanged"""
     rng = np.random.default_rng(7)
     cond, uncond = torch.tensor(rng.normal(size=(3, 1, 4, 4))), torch.tensor(rng.normal(size=(3, 1, 4, 4)))
     for w in (0.0, 0.5, 1.0, 7.5):
         got = as_tensor(student.guided_eps(cond, uncond, w), f"guided_eps with w = {w}", shape=(3, 1, 4, 4))
         expect_close(got, (1 + w) * cond - w * uncond, f"guided_eps with w = {w}")
+    args = [cond.numpy(), uncond.numpy(), 3.0]
+    got = as_dict(student.run(call_and_return_inputs, "guided_eps", args), "the scenario")
+    if any(got["changed"]):
+        fail("guided_eps changed one of the tensors it was given")
+    result = as_tensor(got["result"], "guided_eps with w = 3", shape=(3, 1, 4, 4))
+    expect_close(result, 4 * cond - 3 * uncond, "guided_eps with w = 3")
 
 
 @hidden_test("guided_eps", points=1)
 def one_scale_per_example(student):
-    """a tensor w [N] scales each example, also when N equals the images' width"""
+    """a tensor w [N] scales each example, also when N equals the images' width; float32 kept"""
     rng = np.random.default_rng(8)
     for shape in [(28, 1, 28, 28), (5, 3)]:  # a [28] w would broadcast silently over a 28-wide last axis
         cond, uncond = torch.tensor(rng.normal(size=shape)), torch.tensor(rng.normal(size=shape))
@@ -262,6 +312,10 @@ def one_scale_per_example(student):
         )
         view = w.reshape(-1, *[1] * (len(shape) - 1))
         expect_close(got, (1 + view) * cond - view * uncond, f"guided_eps with w per example, shape {shape}")
+    got = as_tensor(student.guided_eps(cond.float(), uncond.float(), w), "guided_eps on float32", shape=shape)
+    if got.dtype != torch.float32:
+        fail(f"guided_eps should keep eps_cond's dtype float32 (w is float64 here), but returned {got.dtype}")
+    expect_close(got, (1 + view) * cond - view * uncond, "guided_eps on float32", rtol=1e-5, atol=1e-5)
 
 
 # ---- exercise 6: frechet_by_hand (3 points) ------------------------------------------------------------

@@ -29,6 +29,31 @@ def kl_of_two_rows(student):
     expect_close(got, np.array(want), "the KL of each row")
 
 
+def _kl_grads(student, mu, log_var):
+    mu, log_var = mu.clone().requires_grad_(), log_var.clone().requires_grad_()
+    kl = student.gaussian_kl(mu, log_var)
+    if not isinstance(kl, torch.Tensor) or not kl.requires_grad:
+        return None
+    kl.sum().backward()
+    return {"grad_mu": mu.grad, "grad_log_var": log_var.grad}
+
+
+@visible_test("gaussian_kl", hint="compute it with torch operations on mu and log_var (no NumPy, no detach).")
+def kl_is_differentiable(student):
+    """the gradient of the KL reaches mu and log_var (a VAE is trained through it)"""
+    mu = torch.tensor([[1.0, -2.0]], dtype=torch.float64)
+    log_var = torch.tensor([[0.0, math.log(3.0)]], dtype=torch.float64)
+    got = student.run(_kl_grads, mu, log_var)
+    if got is None or got["grad_mu"] is None or got["grad_log_var"] is None:
+        fail("no gradient reached mu or log_var: build the KL from them with torch operations")
+    expect_close(as_array(got["grad_mu"], "d KL / d mu"), mu.numpy(), "the gradient for mu (it is mu)")
+    expect_close(
+        as_array(got["grad_log_var"], "d KL / d log_var"),
+        np.array([[0.0, 1.0]]),
+        "the gradient for log_var (0.5 * (sigma^2 - 1))",
+    )
+
+
 def _reparameterize_grads(student, mu, log_var, eps):
     mu, log_var = mu.clone().requires_grad_(), log_var.clone().requires_grad_()
     z = student.reparameterize(mu, log_var, eps)
