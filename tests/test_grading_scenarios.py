@@ -195,6 +195,14 @@ def test_rules_apply_only_to_their_exercise(monkeypatch):
     assert rules.rules_for("an_exercise_without_rules") is None
 
 
+def test_functions_only_newer_libraries_have_are_switched_off_where_they_exist(monkeypatch):
+    monkeypatch.delitem(rules._RULES, "optional", raising=False)
+    rules.write_it_yourself("optional", "torch.softmax",
+                            if_present=("torch.nn.functional.gelu", "torch.nn.functional.not_yet_there"))
+    assert rules._RULES["optional"] == ("torch.softmax", "torch.nn.functional.gelu")
+    monkeypatch.delitem(rules._RULES, "optional")
+
+
 def test_a_misspelled_rule_fails_where_it_is_declared():
     with pytest.raises(AttributeError, match="torch.nn.functional.gelus does not exist"):
         rules.write_it_yourself("typo", "torch.nn.functional.gelus")

@@ -36,11 +36,14 @@ class WriteItYourselfError(RuntimeError):
     """The student's code called a function the exercise asks them to write themselves."""
 
 
-def write_it_yourself(exercise, *functions):
+def write_it_yourself(exercise, *functions, if_present=()):
     """Declare that ``exercise``'s code may not call ``functions`` (dotted names, e.g.
-    ``"torch.softmax"``, ``"torch.Tensor.softmax"``). Checked here, so a typo fails loudly."""
+    ``"torch.softmax"``, ``"torch.Tensor.softmax"``). Checked here, so a typo fails loudly.
+    ``if_present`` names functions that only newer library versions have: switched off where they
+    exist, skipped where they do not (a student cannot call them there either)."""
     for dotted in functions:
         _resolve(dotted)
+    functions += tuple(dotted for dotted in if_present if _exists(dotted))
     _RULES[exercise] = tuple(dict.fromkeys(_RULES.get(exercise, ()) + functions))
 
 
@@ -101,6 +104,14 @@ def _blocker(dotted, exercise):
         raise WriteItYourselfError(message)
 
     return switched_off_function
+
+
+def _exists(dotted):
+    try:
+        _resolve(dotted)
+    except (AttributeError, ImportError):
+        return False
+    return True
 
 
 def _resolve(dotted):

@@ -18,8 +18,7 @@ write_it_yourself(
     "torch.nn.utils.clip_grad_norm",
     "torch.nn.utils.clip_grad.clip_grad_norm_",
     "torch.nn.utils.clip_grad.clip_grad_norm",
-    "torch.nn.utils.get_total_norm",
-    "torch.nn.utils.clip_grads_with_norm_",
+    if_present=("torch.nn.utils.get_total_norm", "torch.nn.utils.clip_grads_with_norm_"),  # torch >= 2.6
 )
 
 
