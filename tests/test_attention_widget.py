@@ -47,7 +47,7 @@ def payload():
     return AttentionViewer.from_model(model, TEXT, title="a 3-layer, 4-head GPT", layer=1, head=2).data
 
 
-@pytest.mark.parametrize("width", [360, 1000])
+@pytest.mark.parametrize("width", [340, 360, 1000])  # 340: the book's text column on a 360 px phone
 def test_viewer_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     (tmp_path / "attention.js").write_text(widget_module(JS), encoding="utf-8")
     (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
@@ -63,6 +63,7 @@ def test_viewer_renders_fits_and_responds_in_chromium(browser, tmp_path, payload
             root = page.locator(".bw-att")
             assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
             assert page.evaluate("document.documentElement.scrollWidth") <= width
+            assert root.evaluate("r => r.scrollWidth <= r.clientWidth + 1")  # nothing cut off inside
             last = root.locator("rect[data-j]").evaluate_all(
                 "rs => Math.max(...rs.map(r => r.getBoundingClientRect().right))")
             assert last <= root.bounding_box()["x"] + root.bounding_box()["width"]

@@ -91,7 +91,8 @@ def test_no_page_is_wider_than_the_window(browser, site_dir, site_url, width):
         page.goto(site_url + path, wait_until="networkidle")
         widgets_rendered(page)
         if page.locator("div.math").count():
-            page.wait_for_selector("mjx-container", state="attached", timeout=15_000)  # hidden in a dropdown counts
+            # math hidden in a collapsed dropdown counts too
+            page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
         report = page.evaluate(OVERFLOW_REPORT_JS, width)
         if report["pageWidth"] > width or report["clippedEquations"] or report["widgets"]:
             problems[path] = report

@@ -36,7 +36,9 @@ const CSS = `
 .bw-att .grid button { padding: 2px; border: 2px solid transparent; background: none; cursor: pointer;
   line-height: 0; border-radius: 3px; }
 .bw-att .grid button[aria-pressed=true] { border-color: #d62728; }
-.bw-att .grid canvas { width: ${THUMB}px; height: ${THUMB}px; image-rendering: pixelated; }
+.bw-att .grid button { min-width: 0; }
+.bw-att .grid canvas { width: 100%; max-width: ${THUMB}px; height: auto; aspect-ratio: 1;
+  image-rendering: pixelated; }
 .bw-att .strip { display: flex; flex-wrap: wrap; gap: 3px; margin-top: 8px; }
 .bw-att .chip { text-align: center; min-width: 24px; padding: 2px 3px; border: 1px solid #ccc;
   border-radius: 3px; cursor: default; font-variant-numeric: tabular-nums; }
@@ -66,7 +68,7 @@ function render({ model, el: root }) {
 
   // every layer (rows) and head (columns) as a small map: a T x T image drawn enlarged
   const grid = el("div", { className: "grid" });
-  grid.style.gridTemplateColumns = `auto repeat(${H}, auto)`;
+  grid.style.gridTemplateColumns = `auto repeat(${H}, minmax(0, ${THUMB + 8}px))`; // shrink to fit a phone
   grid.append(el("small"), ...Array.from({ length: H }, (_, h) => el("small", { textContent: `head ${h + 1}` })));
   const thumbs = [];
   attention.forEach((heads, l) => {
