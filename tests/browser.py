@@ -9,10 +9,13 @@ other than the local server (the site must work offline, with no CDN).
 import contextlib
 import functools
 import http.server
+import json
 import pathlib
 import shutil
 import threading
 import urllib.parse
+
+from utils.widgets.base import widget_module
 
 CHROMIUM = "/usr/bin/chromium"
 # Flags for a sandbox with no network: without the background-networking ones Chromium
@@ -134,3 +137,36 @@ def first_visit(browser, url, viewport=(1280, 900)):
     page.wait_for_load_state("networkidle")
     context.close()
     return sizes
+
+
+WIDGET_ALONE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>one widget</title><link rel="icon" href="data:,"></head>
+<body style="margin: 8px"><div id="widget"></div>
+<script type="application/json" id="payload">{payload}</script>
+<script type="module">
+import widget from "./widget.js";
+const data = JSON.parse(document.getElementById("payload").textContent);
+widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
+window.rendered = true;
+</script></body></html>
+"""
+
+
+@contextlib.contextmanager
+def widget_alone(browser, folder, js_path, payload, width):
+    """One widget rendered in Chromium at ``width`` px from a page that plays the widget manager's
+    part (``model.get``), served from ``folder``: yields (page, watcher) once it has rendered."""
+    (folder / "widget.js").write_text(widget_module(js_path), encoding="utf-8")
+    page_html = WIDGET_ALONE_PAGE.format(payload=json.dumps(payload))
+    (folder / "index.html").write_text(page_html, encoding="utf-8")
+    with serve(folder) as url:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        watcher = PageWatcher(page, url)
+        try:
+            page.goto(url + "index.html", wait_until="networkidle")
+            page.wait_for_function("window.rendered === true", timeout=10_000)
+            yield page, watcher
+        finally:
+            context.close()

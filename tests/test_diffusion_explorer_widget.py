@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils import diffusion
 from utils.data import FASHION_CLASSES
 from utils.widgets import diffusion_explorer
@@ -230,20 +230,6 @@ def test_javascript_schedules_and_noising_match_python(tmp_path):
     assert out["snr"] == ["1.0", "1.0e-6", "\u221e"]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>diffusion explorer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./diffusion_explorer.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 def _set_slider(root, name, value):
     root.locator(f"input[name={name}]").evaluate(
         f"el => {{ el.value = {value}; el.dispatchEvent(new Event('input', {{bubbles: true}})); }}"
@@ -253,38 +239,28 @@ def _set_slider(root, name, value):
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "diffusion_explorer.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-diffusion")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            canvases = root.locator("canvas")
-            first = canvases.first.evaluate("c => c.toDataURL()")
-            _set_slider(root, "t", 100)
-            readout = root.locator(".noising-readout")
-            assert readout.get_attribute("data-t") == "100"
-            assert readout.get_attribute("data-prediction") == "50"
-            assert canvases.first.evaluate("c => c.toDataURL()") != first
-            estimate = canvases.nth(1).evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="Sandal").click()
-            assert root.get_by_role("button", name="Sandal").get_attribute("aria-pressed") == "true"
-            assert canvases.nth(1).evaluate("c => c.toDataURL()") != estimate
-            frame_canvas = root.get_by_role("img", name="ddim trajectory of a Sneaker")
-            before = frame_canvas.evaluate("c => c.toDataURL()")
-            _set_slider(root, "frame", 9)
-            assert root.locator(".frame-readout").get_attribute("data-frame") == "9"
-            assert frame_canvas.evaluate("c => c.toDataURL()") != before
-            _set_slider(root, "guidance", 3)
-            guidance = root.locator(".guidance-readout")
-            assert guidance.get_attribute("data-scale") == "4"
-            assert "14.0" in guidance.text_content()
-            watcher.assert_clean("diffusion explorer widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-diffusion")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        canvases = root.locator("canvas")
+        first = canvases.first.evaluate("c => c.toDataURL()")
+        _set_slider(root, "t", 100)
+        readout = root.locator(".noising-readout")
+        assert readout.get_attribute("data-t") == "100"
+        assert readout.get_attribute("data-prediction") == "50"
+        assert canvases.first.evaluate("c => c.toDataURL()") != first
+        estimate = canvases.nth(1).evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="Sandal").click()
+        assert root.get_by_role("button", name="Sandal").get_attribute("aria-pressed") == "true"
+        assert canvases.nth(1).evaluate("c => c.toDataURL()") != estimate
+        frame_canvas = root.get_by_role("img", name="ddim trajectory of a Sneaker")
+        before = frame_canvas.evaluate("c => c.toDataURL()")
+        _set_slider(root, "frame", 9)
+        assert root.locator(".frame-readout").get_attribute("data-frame") == "9"
+        assert frame_canvas.evaluate("c => c.toDataURL()") != before
+        _set_slider(root, "guidance", 3)
+        guidance = root.locator(".guidance-readout")
+        assert guidance.get_attribute("data-scale") == "4"
+        assert "14.0" in guidance.text_content()
+        watcher.assert_clean("diffusion explorer widget")

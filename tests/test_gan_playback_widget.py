@@ -16,7 +16,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import gan_playback
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.gan_playback import (
@@ -177,55 +177,31 @@ def test_javascript_helpers(tmp_path):
     assert out["levels"] == [5, 99, 7]  # a stray last digit is ignored
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gan playback</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./gan_playback.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
-    (tmp_path / "gan_playback.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-gan")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            readout = root.locator(".readout")
-            canvas = root.locator("canvas")
-            assert readout.get_attribute("data-variant") == "minimax"
-            assert readout.get_attribute("data-step") == "0"
-            before = canvas.evaluate("c => c.toDataURL()")
-            root.locator("input[name=frame]").evaluate(
-                "el => { el.value = 3; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            assert readout.get_attribute("data-step") == "12"
-            want = payload["variants"][0]["frames"][3]["covered"]
-            assert readout.get_attribute("data-covered") == str(want)
-            assert canvas.evaluate("c => c.toDataURL()") != before
-            before = canvas.evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="WGAN-GP").click()
-            assert readout.get_attribute("data-variant") == "wgan-gp"
-            assert root.get_by_role("button", name="WGAN-GP").get_attribute("aria-pressed") == "true"
-            assert canvas.evaluate("c => c.toDataURL()") != before
-            root.get_by_role("button", name="\u25b6 play").click()
-            page.wait_for_function(
-                "document.querySelector('.dlb-gan .readout').dataset.step !== '12'", timeout=5_000
-            )
-            watcher.assert_clean("GAN playback widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-gan")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        readout = root.locator(".readout")
+        canvas = root.locator("canvas")
+        assert readout.get_attribute("data-variant") == "minimax"
+        assert readout.get_attribute("data-step") == "0"
+        before = canvas.evaluate("c => c.toDataURL()")
+        root.locator("input[name=frame]").evaluate(
+            "el => { el.value = 3; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        assert readout.get_attribute("data-step") == "12"
+        want = payload["variants"][0]["frames"][3]["covered"]
+        assert readout.get_attribute("data-covered") == str(want)
+        assert canvas.evaluate("c => c.toDataURL()") != before
+        before = canvas.evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="WGAN-GP").click()
+        assert readout.get_attribute("data-variant") == "wgan-gp"
+        assert root.get_by_role("button", name="WGAN-GP").get_attribute("aria-pressed") == "true"
+        assert canvas.evaluate("c => c.toDataURL()") != before
+        root.get_by_role("button", name="\u25b6 play").click()
+        page.wait_for_function(
+            "document.querySelector('.dlb-gan .readout').dataset.step !== '12'", timeout=5_000
+        )
+        watcher.assert_clean("GAN playback widget")

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import init_explorer
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.init_explorer import (
@@ -151,57 +151,33 @@ def test_javascript_helpers(tmp_path):
     assert out["kinds"] == ["stable", "shrinks", "grows", "underflow", "overflow"]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>init explorer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./init_explorer.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "init_explorer.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-init")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            verdict = root.locator("div[data-kind]")
-            assert root.get_by_role("button", name="tanh").get_attribute("aria-pressed") == "true"
-            before = root.locator("canvas").first.evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="ReLU").click()  # ReLU with Xavier: halves the variance per layer
-            assert verdict.get_attribute("data-kind") == "shrinks"
-            assert root.locator("canvas").first.evaluate("c => c.toDataURL()") != before
-            before = root.locator("canvas").first.evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="He (2/fan_in)").click()
-            assert verdict.get_attribute("data-kind") == "stable"
-            assert root.locator("canvas").first.evaluate("c => c.toDataURL()") != before
-            root.get_by_role("button", name="small (std 0.01)").click()
-            assert verdict.get_attribute("data-kind") in ("shrinks", "underflow")
-            hist_before = root.locator("canvas").nth(1).evaluate("c => c.toDataURL()")
-            root.locator("input[name=layer]").evaluate(
-                "el => { el.value = 7; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            readout = root.locator(".readout")
-            assert readout.get_attribute("data-layer") == "7"
-            assert root.locator("canvas").nth(1).evaluate("c => c.toDataURL()") != hist_before
-            root.get_by_role("button", name="gradients").click()
-            std = float(readout.get_attribute("data-std"))
-            assert std == pytest.approx(payload["settings"]["relu|small"]["grad_std"][6], rel=1e-9)
-            watcher.assert_clean("init explorer widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-init")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        verdict = root.locator("div[data-kind]")
+        assert root.get_by_role("button", name="tanh").get_attribute("aria-pressed") == "true"
+        before = root.locator("canvas").first.evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="ReLU").click()  # ReLU with Xavier: halves the variance per layer
+        assert verdict.get_attribute("data-kind") == "shrinks"
+        assert root.locator("canvas").first.evaluate("c => c.toDataURL()") != before
+        before = root.locator("canvas").first.evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="He (2/fan_in)").click()
+        assert verdict.get_attribute("data-kind") == "stable"
+        assert root.locator("canvas").first.evaluate("c => c.toDataURL()") != before
+        root.get_by_role("button", name="small (std 0.01)").click()
+        assert verdict.get_attribute("data-kind") in ("shrinks", "underflow")
+        hist_before = root.locator("canvas").nth(1).evaluate("c => c.toDataURL()")
+        root.locator("input[name=layer]").evaluate(
+            "el => { el.value = 7; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        readout = root.locator(".readout")
+        assert readout.get_attribute("data-layer") == "7"
+        assert root.locator("canvas").nth(1).evaluate("c => c.toDataURL()") != hist_before
+        root.get_by_role("button", name="gradients").click()
+        std = float(readout.get_attribute("data-std"))
+        assert std == pytest.approx(payload["settings"]["relu|small"]["grad_std"][6], rel=1e-9)
+        watcher.assert_clean("init explorer widget")

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import latent_explorer
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.latent_explorer import (
@@ -138,55 +138,31 @@ def test_javascript_helpers(tmp_path):
     assert out["lerp"] == [0.5, -1]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>latent explorer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./latent_explorer.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
-    (tmp_path / "latent_explorer.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-latent")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            readout = root.locator(".readout")
-            picture = root.locator("canvas").nth(1)
-            before = picture.evaluate("c => c.toDataURL()")
-            box = root.locator("canvas").first.bounding_box()
-            page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.1 * box["height"])
-            page.mouse.down()
-            page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.15 * box["height"])
-            page.mouse.up()
-            z1, z2 = float(readout.get_attribute("data-z1")), float(readout.get_attribute("data-z2"))
-            assert z1 == pytest.approx(0.7 * 3.0, abs=0.1) and z2 == pytest.approx(0.7 * 3.0, abs=0.1)
-            assert picture.evaluate("c => c.toDataURL()") != before
-            root.locator("select[name=to]").select_option("5")
-            root.locator("input[name=t]").evaluate(
-                "el => { el.value = 1; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            assert float(readout.get_attribute("data-z1")) == pytest.approx(
-                payload["anchors"][5]["z"][0], abs=1e-3
-            )
-            assert float(readout.get_attribute("data-z2")) == pytest.approx(
-                payload["anchors"][5]["z"][1], abs=1e-3
-            )
-            watcher.assert_clean("latent explorer widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-latent")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        readout = root.locator(".readout")
+        picture = root.locator("canvas").nth(1)
+        before = picture.evaluate("c => c.toDataURL()")
+        box = root.locator("canvas").first.bounding_box()
+        page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.1 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.85 * box["width"], box["y"] + 0.15 * box["height"])
+        page.mouse.up()
+        z1, z2 = float(readout.get_attribute("data-z1")), float(readout.get_attribute("data-z2"))
+        assert z1 == pytest.approx(0.7 * 3.0, abs=0.1) and z2 == pytest.approx(0.7 * 3.0, abs=0.1)
+        assert picture.evaluate("c => c.toDataURL()") != before
+        root.locator("select[name=to]").select_option("5")
+        root.locator("input[name=t]").evaluate(
+            "el => { el.value = 1; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        assert float(readout.get_attribute("data-z1")) == pytest.approx(
+            payload["anchors"][5]["z"][0], abs=1e-3
+        )
+        assert float(readout.get_attribute("data-z2")) == pytest.approx(
+            payload["anchors"][5]["z"][1], abs=1e-3
+        )
+        watcher.assert_clean("latent explorer widget")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import lr_schedules
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.lr_schedules import LRScheduleExplorer, measured_runs, schedule_data
@@ -141,20 +141,6 @@ def test_javascript_helpers(tmp_path):
     assert out["ticks"] == [[0.5, 1, 2], [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10]]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>lr explorer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./lr_schedules.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 def move_slider(root, name, value):
     root.locator(f"input[name={name}]:visible").evaluate(
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value)
@@ -163,34 +149,24 @@ def move_slider(root, name, value):
 
 @pytest.mark.parametrize("width", [360, 1000])
 def test_measured_panels_render_fit_and_follow_the_schedule(browser, tmp_path, payload, width):
-    (tmp_path / "lr_schedules.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".bw-lr")
-            assert root.locator("canvas").count() == 3
-            assert root.bounding_box()["width"] <= width - 16 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            runs = root.locator(".runs-value")
-            assert runs.get_attribute("data-run") == "cosine"
-            assert root.locator(".legend span.on").inner_text().strip().startswith("\u25a0 cosine")
-            measured = root.locator("canvas").nth(1)
-            before = measured.evaluate("c => c.toDataURL()")
-            root.locator("select[name=schedule]").select_option("onecycle")
-            assert runs.get_attribute("data-run") == "onecycle"
-            assert measured.evaluate("c => c.toDataURL()") != before
-            move_slider(root, "step", 399)  # the cursor moves to the end of the measured run too
-            assert int(runs.get_attribute("data-step")) == payload["runs"]["items"][0]["step"][-1]
-            item = next(r for r in payload["runs"]["items"] if r["name"] == "onecycle")
-            assert float(runs.get_attribute("data-loss")) == pytest.approx(item["loss"][-1])
-            root.locator("select[name=schedule]").select_option("exponential")  # no run of that schedule
-            assert runs.get_attribute("data-run") == "" and root.locator(".legend span.on").count() == 0
-            assert float(root.locator(".range-value").get_attribute("data-chosen")) == 0.05
-            watcher.assert_clean("lr schedule explorer")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".bw-lr")
+        assert root.locator("canvas").count() == 3
+        assert root.bounding_box()["width"] <= width - 16 + 0.5
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        runs = root.locator(".runs-value")
+        assert runs.get_attribute("data-run") == "cosine"
+        assert root.locator(".legend span.on").inner_text().strip().startswith("\u25a0 cosine")
+        measured = root.locator("canvas").nth(1)
+        before = measured.evaluate("c => c.toDataURL()")
+        root.locator("select[name=schedule]").select_option("onecycle")
+        assert runs.get_attribute("data-run") == "onecycle"
+        assert measured.evaluate("c => c.toDataURL()") != before
+        move_slider(root, "step", 399)  # the cursor moves to the end of the measured run too
+        assert int(runs.get_attribute("data-step")) == payload["runs"]["items"][0]["step"][-1]
+        item = next(r for r in payload["runs"]["items"] if r["name"] == "onecycle")
+        assert float(runs.get_attribute("data-loss")) == pytest.approx(item["loss"][-1])
+        root.locator("select[name=schedule]").select_option("exponential")  # no run of that schedule
+        assert runs.get_attribute("data-run") == "" and root.locator(".legend span.on").count() == 0
+        assert float(root.locator(".range-value").get_attribute("data-chosen")) == 0.05
+        watcher.assert_clean("lr schedule explorer")

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import rnn_memory
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.rnn_memory import RNNMemoryExplorer, relative_log_rows, rnn_memory_data, saliency_matrix
@@ -129,57 +129,33 @@ def test_javascript_helpers(tmp_path):
     assert out["reach"] == [4, 0]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>rnn memory</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./rnn_memory.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "rnn_memory.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".bw-rnnmem")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            assert root.locator("canvas").count() == 4  # three maps and the distance chart
-            readout = root.locator(".readout")
-            last = len(payload["items"][0]["text"]) - 2
-            assert readout.get_attribute("data-t") == str(last)
-            maps = "cs => cs.map(c => c.toDataURL()).join()"
-            before = root.locator("canvas").evaluate_all(maps)
-            root.locator("input[name=position]").evaluate(
-                "el => { el.value = 7; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            assert readout.get_attribute("data-t") == "7"
-            assert root.locator("canvas").evaluate_all(maps) != before
-            strip = root.locator(".strip").first
-            assert strip.locator("span.target").count() == 1
-            assert strip.locator("span.future").count() == len(payload["items"][0]["text"]) - 9
-            root.get_by_role("button", name="text 2").click()
-            assert root.get_by_role("button", name="text 2").get_attribute("aria-pressed") == "true"
-            assert readout.get_attribute("data-item") == "1"
-            box = root.locator("canvas").first.bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.25 * box["height"])
-            t = int(readout.get_attribute("data-t"))
-            T = len(payload["items"][1]["text"]) - 1
-            assert abs(t - T // 4) <= 1  # the row under the pointer
-            watcher.assert_clean("rnn memory widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".bw-rnnmem")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert root.locator("canvas").count() == 4  # three maps and the distance chart
+        readout = root.locator(".readout")
+        last = len(payload["items"][0]["text"]) - 2
+        assert readout.get_attribute("data-t") == str(last)
+        maps = "cs => cs.map(c => c.toDataURL()).join()"
+        before = root.locator("canvas").evaluate_all(maps)
+        root.locator("input[name=position]").evaluate(
+            "el => { el.value = 7; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        assert readout.get_attribute("data-t") == "7"
+        assert root.locator("canvas").evaluate_all(maps) != before
+        strip = root.locator(".strip").first
+        assert strip.locator("span.target").count() == 1
+        assert strip.locator("span.future").count() == len(payload["items"][0]["text"]) - 9
+        root.get_by_role("button", name="text 2").click()
+        assert root.get_by_role("button", name="text 2").get_attribute("aria-pressed") == "true"
+        assert readout.get_attribute("data-item") == "1"
+        box = root.locator("canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 0.25 * box["height"])
+        t = int(readout.get_attribute("data-t"))
+        T = len(payload["items"][1]["text"]) - 1
+        assert abs(t - T // 4) <= 1  # the row under the pointer
+        watcher.assert_clean("rnn memory widget")

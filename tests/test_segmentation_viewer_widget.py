@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.data import SHAPE_CLASSES, make_shapes
 from utils.widgets import segmentation_viewer
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
@@ -139,20 +139,6 @@ def test_javascript_helpers_agree_with_python(tmp_path, payload):
     assert out["payload"] == pytest.approx(want)
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>segmentation viewer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./segmentation_viewer.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
-
 def _mean_foreground(values):
     defined = [v for v in values[1:] if v is not None]
     return sum(defined) / len(defined) if defined else math.nan
@@ -161,49 +147,39 @@ def _mean_foreground(values):
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "segmentation_viewer.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-seg")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            readout = root.locator(".readout")
-            assert root.get_by_role("button", name="U-Net").get_attribute("aria-pressed") == "true"
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-seg")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        readout = root.locator(".readout")
+        assert root.get_by_role("button", name="U-Net").get_attribute("aria-pressed") == "true"
 
-            def decoded(i, model):
-                sample = payload["samples"][i]
-                return (
-                    torch.tensor([int(c) for c in sample["pred"][model]]),
-                    torch.tensor([int(c) for c in sample["truth"]]),
-                )
+        def decoded(i, model):
+            sample = payload["samples"][i]
+            return (
+                torch.tensor([int(c) for c in sample["pred"][model]]),
+                torch.tensor([int(c) for c in sample["truth"]]),
+            )
 
-            pred, truth = decoded(0, "U-Net")
-            assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
-            assert float(readout.get_attribute("data-mean-iou")) == pytest.approx(
-                _mean_foreground(per_class_iou(pred, truth, 4))
-            )
-            canvases = root.locator("canvas")
-            assert canvases.count() == 4
-            before = canvases.nth(2).evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="no skips").click()
-            assert root.get_by_role("button", name="no skips").get_attribute("aria-pressed") == "true"
-            pred, truth = decoded(0, "no skips")
-            assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
-            assert canvases.nth(2).evaluate("c => c.toDataURL()") != before
-            input_before = canvases.nth(0).evaluate("c => c.toDataURL()")
-            root.locator("input[name=image]").evaluate(
-                "el => { el.value = 5; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            assert canvases.nth(0).evaluate("c => c.toDataURL()") != input_before
-            pred, truth = decoded(5, "no skips")
-            assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
-            assert root.locator("table tr").count() == 1 + len(SHAPE_CLASSES)
-            watcher.assert_clean("segmentation viewer widget")
-        finally:
-            context.close()
+        pred, truth = decoded(0, "U-Net")
+        assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
+        assert float(readout.get_attribute("data-mean-iou")) == pytest.approx(
+            _mean_foreground(per_class_iou(pred, truth, 4))
+        )
+        canvases = root.locator("canvas")
+        assert canvases.count() == 4
+        before = canvases.nth(2).evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="no skips").click()
+        assert root.get_by_role("button", name="no skips").get_attribute("aria-pressed") == "true"
+        pred, truth = decoded(0, "no skips")
+        assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
+        assert canvases.nth(2).evaluate("c => c.toDataURL()") != before
+        input_before = canvases.nth(0).evaluate("c => c.toDataURL()")
+        root.locator("input[name=image]").evaluate(
+            "el => { el.value = 5; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        assert canvases.nth(0).evaluate("c => c.toDataURL()") != input_before
+        pred, truth = decoded(5, "no skips")
+        assert int(readout.get_attribute("data-errors")) == int((pred != truth).sum())
+        assert root.locator("table tr").count() == 1 + len(SHAPE_CLASSES)
+        watcher.assert_clean("segmentation viewer widget")
