@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from utils.env import SCALE_ENV_VAR, by_scale, current_scale, pick_device, seed_everything, setup
+from utils.env import (
+    SCALE_ENV_VAR,
+    by_scale,
+    current_scale,
+    pick_device,
+    seed_everything,
+    setup,
+    torch_threads,
+)
 
 
 def test_scale_override_picks_the_named_preset(monkeypatch):
@@ -56,3 +64,14 @@ def test_setup_seeds_and_reports_device_and_scale(monkeypatch, capsys):
     assert torch.equal(torch.rand(2), first)
     assert (device, scale) == (pick_device(), "gpu")
     assert "scale: gpu" in capsys.readouterr().out
+
+
+def test_torch_threads_sets_the_count_inside_and_restores_it_even_after_an_error():
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="inside"), torch_threads(other):
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

@@ -5,6 +5,7 @@ chapter's config cell then calls ``by_scale(cpu=..., gpu=...)`` to pick sizes th
 finish in minutes on a laptop CPU and train longer or larger on a GPU.
 """
 
+import contextlib
 import os
 import random
 import subprocess
@@ -37,6 +38,22 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Run the body on ``n`` CPU threads, then restore the number there was.
+
+    Tiny networks (a 2-D toy GAN) do so little arithmetic per operation that keeping two
+    threads in step costs more than the second thread saves, and on a busy machine, where
+    one of them keeps waiting for a core, a step can take ten times longer than on one.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def current_scale(device=None):
