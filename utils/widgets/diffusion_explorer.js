@@ -88,7 +88,7 @@ function figure(canvas, caption) {
   const box = styled("figure", { margin: "0", display: "flex", flexDirection: "column", alignItems: "center",
     gap: "2px", width: canvas.style.width });
   box.append(canvas, styled("figcaption", { fontSize: "11px", lineHeight: "1.2", color: PALETTE.muted,
-    textAlign: "center", overflowWrap: "anywhere" }, caption));
+    textAlign: "center", overflowWrap: "normal", wordBreak: "normal", hyphens: "manual" }, caption));
   return box;
 }
 
