@@ -20,7 +20,7 @@ WIDGETS = {"activations": ".bw-act", "lr_schedules": ".bw-lr", "attention": ".bw
            "init_explorer": ".dlb-init", "optimizer_race": ".dlb-race",
            "conv_explorer": ".dlb-conv", "segmentation_viewer": ".dlb-seg", "rnn_memory": ".bw-rnnmem",
            "latent_explorer": ".dlb-latent", "gan_playback": ".dlb-gan",
-           "diffusion_explorer": ".dlb-diffusion"}
+           "diffusion_explorer": ".dlb-diffusion", "finetune_explorer": ".dlb-finetune"}
 
 
 @pytest.fixture

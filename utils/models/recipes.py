@@ -15,7 +15,7 @@ import json
 import pathlib
 from types import ModuleType
 
-from utils.models import char_gpt, ddpm, fashion_classifier, vae
+from utils.models import char_gpt, ddpm, fashion_base, fashion_classifier, vae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +54,7 @@ RECIPES = {recipe.name: recipe for recipe in (
     BookRecipe("vae_16d", vae, vae.BOOK_16D),
     BookRecipe("char_gpt", char_gpt, char_gpt.BOOK),
     BookRecipe("ddpm", ddpm, ddpm.BOOK),
+    BookRecipe("fashion_base", fashion_base, fashion_base.BOOK),
 )}
 
 
