@@ -154,14 +154,15 @@ window.rendered = true;
 
 
 @contextlib.contextmanager
-def widget_alone(browser, folder, js_path, payload, width):
-    """One widget rendered in Chromium at ``width`` px from a page that plays the widget manager's
-    part (``model.get``), served from ``folder``: yields (page, watcher) once it has rendered."""
+def widget_alone(browser, folder, js_path, payload, width, height=900):
+    """One widget rendered in Chromium in a ``width`` x ``height`` px window, from a page that plays
+    the widget manager's part (``model.get``), served from ``folder``: yields (page, watcher) once
+    it has rendered."""
     (folder / "widget.js").write_text(widget_module(js_path), encoding="utf-8")
     page_html = WIDGET_ALONE_PAGE.format(payload=json.dumps(payload))
     (folder / "index.html").write_text(page_html, encoding="utf-8")
     with serve(folder) as url:
-        context = browser.new_context(viewport={"width": width, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         watcher = PageWatcher(page, url)
         try:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import conv_explorer
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.conv_explorer import PRESETS, ConvExplorer, conv_explorer_data, feature_maps
@@ -168,19 +168,6 @@ def test_no_output_when_the_kernel_does_not_fit():
         assert size <= 0
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>conv explorer</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./conv_explorer.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
 
 def _set(root, name, value):
     root.locator(f"input[name={name}]").evaluate(
@@ -191,51 +178,41 @@ def _set(root, name, value):
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "conv_explorer.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 1000})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-conv")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            formula = root.locator(".formula")
-            assert formula.get_attribute("data-out") == "28"  # 3x3, padding 1, stride 1
-            output = root.locator("canvas").nth(1)
-            before = output.evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="blur").click()
-            assert output.evaluate("c => c.toDataURL()") != before
-            assert root.locator("input[name=k4]").input_value() == "0.25"
-            _set(root, "stride", 2)
-            _set(root, "padding", 0)
-            _set(root, "dilation", 2)
-            assert formula.get_attribute("data-out") == str((28 - 2 * 2 - 1) // 2 + 1)  # 12
-            box = output.bounding_box()  # hover over output pixel (row 3, column 5) of 12
-            page.mouse.move(box["x"] + box["width"] * 5.5 / 12, box["y"] + box["height"] * 3.5 / 12)
-            readout = root.locator(".readout")
-            assert (readout.get_attribute("data-row"), readout.get_attribute("data-col")) == ("3", "5")
-            assert readout.get_attribute("data-rf") == "6,10,10,14"  # rows 6..10, columns 10..14
-            _set(root, "k4", 1)
-            image = _images()[0:1]
-            low, high = _images().min(), _images().max()
-            x = ((image - low) / (high - low) * 255).round() / 255
-            kernel = torch.tensor(PRESETS["blur"], dtype=torch.float64)
-            kernel[1, 1] = 1.0
-            want = F.conv2d(x.double(), kernel.reshape(1, 1, 3, 3), stride=2, dilation=2)[0, 0, 3, 5].item()
-            page.mouse.move(box["x"] + box["width"] * 5.6 / 12, box["y"] + box["height"] * 3.4 / 12)
-            assert float(readout.get_attribute("data-value")) == pytest.approx(want, abs=1e-6)
-            maps = root.locator(".maps canvas")
-            assert maps.count() == 4
-            before = maps.first.evaluate("c => c.toDataURL()")
-            root.get_by_role("button", name="block 2").click()
-            assert root.locator(".map-caption").get_attribute("data-layer") == "block 2"
-            assert maps.first.evaluate("c => c.toDataURL()") != before
-            root.locator("select[name=image]").select_option("2")
-            assert "class 5" in root.locator(".map-caption").text_content()
-            watcher.assert_clean("conv explorer widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, width, height=1000) as (page, watcher):
+        root = page.locator(".dlb-conv")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5  # no wider than the column
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        formula = root.locator(".formula")
+        assert formula.get_attribute("data-out") == "28"  # 3x3, padding 1, stride 1
+        output = root.locator("canvas").nth(1)
+        before = output.evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="blur").click()
+        assert output.evaluate("c => c.toDataURL()") != before
+        assert root.locator("input[name=k4]").input_value() == "0.25"
+        _set(root, "stride", 2)
+        _set(root, "padding", 0)
+        _set(root, "dilation", 2)
+        assert formula.get_attribute("data-out") == str((28 - 2 * 2 - 1) // 2 + 1)  # 12
+        box = output.bounding_box()  # hover over output pixel (row 3, column 5) of 12
+        page.mouse.move(box["x"] + box["width"] * 5.5 / 12, box["y"] + box["height"] * 3.5 / 12)
+        readout = root.locator(".readout")
+        assert (readout.get_attribute("data-row"), readout.get_attribute("data-col")) == ("3", "5")
+        assert readout.get_attribute("data-rf") == "6,10,10,14"  # rows 6..10, columns 10..14
+        _set(root, "k4", 1)
+        image = _images()[0:1]
+        low, high = _images().min(), _images().max()
+        x = ((image - low) / (high - low) * 255).round() / 255
+        kernel = torch.tensor(PRESETS["blur"], dtype=torch.float64)
+        kernel[1, 1] = 1.0
+        want = F.conv2d(x.double(), kernel.reshape(1, 1, 3, 3), stride=2, dilation=2)[0, 0, 3, 5].item()
+        page.mouse.move(box["x"] + box["width"] * 5.6 / 12, box["y"] + box["height"] * 3.4 / 12)
+        assert float(readout.get_attribute("data-value")) == pytest.approx(want, abs=1e-6)
+        maps = root.locator(".maps canvas")
+        assert maps.count() == 4
+        before = maps.first.evaluate("c => c.toDataURL()")
+        root.get_by_role("button", name="block 2").click()
+        assert root.locator(".map-caption").get_attribute("data-layer") == "block 2"
+        assert maps.first.evaluate("c => c.toDataURL()") != before
+        root.locator("select[name=image]").select_option("2")
+        assert "class 5" in root.locator(".map-caption").text_content()
+        watcher.assert_clean("conv explorer widget")

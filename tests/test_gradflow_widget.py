@@ -15,7 +15,7 @@ import subprocess
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.widgets import gradflow
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.gradflow import GradientFlowExplorer, deep_mlp, gradient_flow_data, layer_gradient_norms
@@ -172,48 +172,26 @@ def test_javascript_helpers(tmp_path):
     assert out["kinds"] == ["vanishing", "healthy", "exploding", "underflow", "overflow", "tiny", "exploding"]
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>gradflow</title><link rel="icon" href="data:,"></head>
-<body><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./gradflow.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
 
 def test_widget_renders_and_responds_in_chromium(browser, tmp_path, payload):
     """The widget alone, in a page that plays the widget manager's part (model.get)."""
-    (tmp_path / "gradflow.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(payload)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": 900, "height": 700})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            verdict = page.locator(".dlb-gradflow div[data-kind]")
-            assert verdict.get_attribute("data-kind") == "vanishing"  # sigmoid, Xavier, 10 layers
-            before = page.evaluate("document.querySelector('.dlb-gradflow canvas').toDataURL()")
-            page.get_by_role("button", name="ReLU").click()
-            page.get_by_role("button", name="He/Kaiming normal").click()
-            assert verdict.get_attribute("data-kind") == "healthy"
-            he_button = page.get_by_role("button", name="He/Kaiming normal")
-            assert he_button.get_attribute("aria-pressed") == "true"
-            after = page.evaluate("document.querySelector('.dlb-gradflow canvas').toDataURL()")
-            assert after != before  # the bars were redrawn
-            page.get_by_role("button", name="large normal (std 0.3)").click()
-            assert verdict.get_attribute("data-kind") == "exploding"
-            page.get_by_role("button", name="4", exact=True).click()
-            assert "last layer (4)" in page.locator(".dlb-gradflow").inner_text()
-            canvas = page.locator(".dlb-gradflow canvas")
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2)
-            assert "layer 4:" in page.locator(".dlb-gradflow").inner_text()  # hovering the last bar
-            watcher.assert_clean("gradflow widget")
-        finally:
-            context.close()
+    with widget_alone(browser, tmp_path, JS, payload, 900, height=700) as (page, watcher):
+        verdict = page.locator(".dlb-gradflow div[data-kind]")
+        assert verdict.get_attribute("data-kind") == "vanishing"  # sigmoid, Xavier, 10 layers
+        before = page.evaluate("document.querySelector('.dlb-gradflow canvas').toDataURL()")
+        page.get_by_role("button", name="ReLU").click()
+        page.get_by_role("button", name="He/Kaiming normal").click()
+        assert verdict.get_attribute("data-kind") == "healthy"
+        he_button = page.get_by_role("button", name="He/Kaiming normal")
+        assert he_button.get_attribute("aria-pressed") == "true"
+        after = page.evaluate("document.querySelector('.dlb-gradflow canvas').toDataURL()")
+        assert after != before  # the bars were redrawn
+        page.get_by_role("button", name="large normal (std 0.3)").click()
+        assert verdict.get_attribute("data-kind") == "exploding"
+        page.get_by_role("button", name="4", exact=True).click()
+        assert "last layer (4)" in page.locator(".dlb-gradflow").inner_text()
+        canvas = page.locator(".dlb-gradflow canvas")
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2)
+        assert "layer 4:" in page.locator(".dlb-gradflow").inner_text()  # hovering the last bar
+        watcher.assert_clean("gradflow widget")

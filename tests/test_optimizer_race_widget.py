@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.browser import PageWatcher, serve
+from tests.browser import widget_alone
 from utils.optim_surfaces import SURFACES, grid_values, log_levels, surface_value, torch_trajectory
 from utils.widgets import optimizer_race
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
@@ -157,82 +157,59 @@ def test_payload_and_widget():
     assert "http://" not in source and "https://" not in source
 
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>optimizer race</title><link rel="icon" href="data:,"></head>
-<body style="margin: 8px"><div id="widget"></div>
-<script type="application/json" id="payload">{payload}</script>
-<script type="module">
-import widget from "./optimizer_race.js";
-const data = JSON.parse(document.getElementById("payload").textContent);
-widget.render({{ model: {{ get: () => data, on() {{}} }}, el: document.getElementById("widget") }});
-window.rendered = true;
-</script></body></html>
-"""
-
 
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, width):
     data = optimizer_race_data()
-    (tmp_path / "optimizer_race.js").write_text(widget_module(JS), encoding="utf-8")
-    (tmp_path / "index.html").write_text(PAGE.format(payload=json.dumps(data)), encoding="utf-8")
-    with serve(tmp_path) as url:
-        context = browser.new_context(viewport={"width": width, "height": 1000})
-        page = context.new_page()
-        watcher = PageWatcher(page, url)
-        try:
-            page.goto(url + "index.html", wait_until="networkidle")
-            page.wait_for_function("window.rendered === true", timeout=10_000)
-            root = page.locator(".dlb-race")
-            assert root.bounding_box()["width"] <= width - 16 + 0.5
-            assert page.evaluate("document.documentElement.scrollWidth") <= width
-            canvas = root.locator("canvas")
-            terms = root.locator("table.terms")
-            board = root.locator("table.board tr[data-opt]")
-            assert board.evaluate_all("rs => rs.map(r => r.dataset.opt)") == ["sgd", "momentum", "adam"]
+    with widget_alone(browser, tmp_path, JS, data, width, height=1000) as (page, watcher):
+        root = page.locator(".dlb-race")
+        assert root.bounding_box()["width"] <= width - 16 + 0.5
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        canvas = root.locator("canvas")
+        terms = root.locator("table.terms")
+        board = root.locator("table.board tr[data-opt]")
+        assert board.evaluate_all("rs => rs.map(r => r.dataset.opt)") == ["sgd", "momentum", "adam"]
 
-            def shown_point():
-                return [float(terms.get_attribute("data-x")), float(terms.get_attribute("data-y"))]
+        def shown_point():
+            return [float(terms.get_attribute("data-x")), float(terms.get_attribute("data-y"))]
 
-            # the readout is SGD's point after 150 steps: torch.optim.SGD agrees
-            want = torch_trajectory(
-                "ravine", "sgd", data["surfaces"]["ravine"]["start"], 150, lr=DEFAULT_LRS["ravine"]["sgd"]
-            )
-            np.testing.assert_allclose(shown_point(), want[-1], rtol=1e-6, atol=1e-12)
+        # the readout is SGD's point after 150 steps: torch.optim.SGD agrees
+        want = torch_trajectory(
+            "ravine", "sgd", data["surfaces"]["ravine"]["start"], 150, lr=DEFAULT_LRS["ravine"]["sgd"]
+        )
+        np.testing.assert_allclose(shown_point(), want[-1], rtol=1e-6, atol=1e-12)
 
-            # a click on the surface starts every optimizer there
-            before = canvas.evaluate("c => c.toDataURL()")
-            box = canvas.bounding_box()
-            canvas.click(position={"x": 0.75 * box["width"], "y": 0.25 * box["height"]})
-            assert canvas.evaluate("c => c.toDataURL()") != before
-            root.locator("input[name=shown]").evaluate(
-                "el => { el.value = 0; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            x0, y0 = shown_point()
-            assert 3.0 < x0 < 8.0 and 0.5 < y0 < 3.0  # the clicked point, in surface coordinates
+        # a click on the surface starts every optimizer there
+        before = canvas.evaluate("c => c.toDataURL()")
+        box = canvas.bounding_box()
+        canvas.click(position={"x": 0.75 * box["width"], "y": 0.25 * box["height"]})
+        assert canvas.evaluate("c => c.toDataURL()") != before
+        root.locator("input[name=shown]").evaluate(
+            "el => { el.value = 0; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        x0, y0 = shown_point()
+        assert 3.0 < x0 < 8.0 and 0.5 < y0 < 3.0  # the clicked point, in surface coordinates
 
-            # a new learning rate for SGD moves its path: the readout follows torch.optim again
-            root.locator("select[name=focus]").select_option("sgd")
-            root.locator("input[name=lr]").evaluate(
-                "el => { el.value = -1; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            root.locator("input[name=shown]").evaluate(
-                "el => { el.value = 40; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-            )
-            want = torch_trajectory("ravine", "sgd", [x0, y0], 40, lr=0.1)
-            np.testing.assert_allclose(shown_point(), want[-1], rtol=1e-6, atol=1e-12)
+        # a new learning rate for SGD moves its path: the readout follows torch.optim again
+        root.locator("select[name=focus]").select_option("sgd")
+        root.locator("input[name=lr]").evaluate(
+            "el => { el.value = -1; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        root.locator("input[name=shown]").evaluate(
+            "el => { el.value = 40; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+        )
+        want = torch_trajectory("ravine", "sgd", [x0, y0], 40, lr=0.1)
+        np.testing.assert_allclose(shown_point(), want[-1], rtol=1e-6, atol=1e-12)
 
-            # other surface, other optimizers
-            root.get_by_role("button", name="Rosenbrock valley").click()
-            root.locator("button[data-opt=lion]").click()
-            assert "lion" in board.evaluate_all("rs => rs.map(r => r.dataset.opt)")
-            assert root.locator("select[name=focus]").input_value() == "lion"
-            assert root.locator("input[name=beta2]").is_visible()
-            root.locator("button[data-opt=sgd]").click()  # SGD leaves the race
-            assert "sgd" not in board.evaluate_all("rs => rs.map(r => r.dataset.opt)")
-            watcher.assert_clean("optimizer race widget")
-        finally:
-            context.close()
+        # other surface, other optimizers
+        root.get_by_role("button", name="Rosenbrock valley").click()
+        root.locator("button[data-opt=lion]").click()
+        assert "lion" in board.evaluate_all("rs => rs.map(r => r.dataset.opt)")
+        assert root.locator("select[name=focus]").input_value() == "lion"
+        assert root.locator("input[name=beta2]").is_visible()
+        root.locator("button[data-opt=sgd]").click()  # SGD leaves the race
+        assert "sgd" not in board.evaluate_all("rs => rs.map(r => r.dataset.opt)")
+        watcher.assert_clean("optimizer race widget")
 
 
 def test_surfaces_module():
