@@ -15,8 +15,10 @@ def test_site_has_pages(site_dir):
     assert "index.html" in pages and len(pages) >= 3, pages
 
 
-def test_every_page_loads_cleanly_and_offline(site_dir, site_url, page):
-    """No console error, no failed request, nothing fetched from a host other than localhost."""
+def test_every_page_loads_cleanly_and_offline_and_fits_a_desktop_window(site_dir, site_url, page):
+    """No console error, no failed request, nothing fetched from a host other than localhost; and
+    at 1280 px nothing scrolls sideways (the phone widths are checked below, in the same way)."""
+    problems = {}
     for path in site_pages(site_dir):
         page.goto(site_url + path, wait_until="load")
         page.wait_for_load_state("networkidle")
@@ -25,6 +27,8 @@ def test_every_page_loads_cleanly_and_offline(site_dir, site_url, page):
         widgets_rendered(page)
         assert page.title(), f"{path} has no title"
         page.watcher.assert_clean(path)
+        problems.update(overflow_problems(page, path, DESKTOP_WIDTH))
+    assert not problems, f"at {DESKTOP_WIDTH} px: {problems}"
 
 
 def test_math_is_typeset_from_the_site(site_url, page):
@@ -37,6 +41,7 @@ def test_math_is_typeset_from_the_site(site_url, page):
 
 CHAPTER = "chapters/01_perceptrons.html"
 PHONE_WIDTHS = [360, 390]
+DESKTOP_WIDTH = 1280  # the ``page`` fixture's window (tests/conftest.py)
 
 
 @pytest.fixture
@@ -80,22 +85,28 @@ def test_navigation_link_in_the_phone_menu_leads_to_another_chapter(phone, site_
     phone.wait_for_url("**/02_activations.html")
 
 
-@pytest.mark.parametrize("width", [*PHONE_WIDTHS, 1280])
-def test_no_page_is_wider_than_the_window(browser, site_dir, site_url, width):
-    """No page scrolls sideways, at a phone's width or a desktop's: wide equations, tables, code and
-    widgets scroll inside their own box, and every widget fits the column."""
+def overflow_problems(page, path, width):
+    """``{path: report}`` if the loaded page scrolls sideways at ``width`` px, else ``{}``: wide
+    equations, tables, code and widgets must scroll inside their own box, and widgets fit the column."""
+    if page.locator("div.math").count():
+        # math hidden in a collapsed dropdown counts too
+        page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
+    report = page.evaluate(OVERFLOW_REPORT_JS, width)
+    if report["pageWidth"] > width or report["clippedEquations"] or report["widgets"]:
+        return {path: report}
+    return {}
+
+
+@pytest.mark.parametrize("width", PHONE_WIDTHS)
+def test_no_page_is_wider_than_a_phone(browser, site_dir, site_url, width):
+    """No page scrolls sideways at a phone's width (the desktop width is checked as every page loads)."""
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     problems = {}
     for path in site_pages(site_dir):
         page.goto(site_url + path, wait_until="networkidle")
         widgets_rendered(page)
-        if page.locator("div.math").count():
-            # math hidden in a collapsed dropdown counts too
-            page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
-        report = page.evaluate(OVERFLOW_REPORT_JS, width)
-        if report["pageWidth"] > width or report["clippedEquations"] or report["widgets"]:
-            problems[path] = report
+        problems.update(overflow_problems(page, path, width))
     context.close()
     assert not problems, f"at {width} px: {problems}"
 
