@@ -15,7 +15,7 @@ import json
 import pathlib
 from types import ModuleType
 
-from utils.models import char_gpt, ddpm, fashion_base, fashion_classifier, vae
+from utils.models import char_gpt, dcgan, ddpm, fashion_base, fashion_classifier, vae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +55,7 @@ RECIPES = {recipe.name: recipe for recipe in (
     BookRecipe("char_gpt", char_gpt, char_gpt.BOOK),
     BookRecipe("ddpm", ddpm, ddpm.BOOK),
     BookRecipe("fashion_base", fashion_base, fashion_base.BOOK),
+    BookRecipe("dcgan", dcgan, dcgan.BOOK),
 )}
 
 
