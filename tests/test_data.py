@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+import utils.data.text
 from utils.data import (
     FASHION_CLASSES,
     CorruptFileError,
@@ -35,7 +36,12 @@ from utils.data import (
     random_flip_and_crop,
 )
 from utils.data.files import CACHE_ENV_VAR
-from utils.data.text import SHAKESPEARE_ENV_VAR, TINY_SHAKESPEARE_BYTES, TINY_SHAKESPEARE_START
+from utils.data.text import (
+    SHAKESPEARE_ENV_VAR,
+    TINY_SHAKESPEARE_BYTES,
+    TINY_SHAKESPEARE_SHA256,
+    TINY_SHAKESPEARE_START,
+)
 from utils.plot import plot_decision_boundary, show_images
 
 matplotlib.use("Agg")
@@ -466,13 +472,35 @@ def test_offline_text_corpus_is_python_prose_and_deterministic():
         load_text_corpus("klingon")
 
 
+def _stand_in_shakespeare():
+    return (TINY_SHAKESPEARE_START.decode() + "To be, or not to be\n" * 60_000)[:TINY_SHAKESPEARE_BYTES]
+
+
+@pytest.fixture
+def stand_in_is_canonical(monkeypatch):
+    """The tests cannot download the real file: the stand-in's SHA-256 plays the canonical one."""
+    digest = hashlib.sha256(_stand_in_shakespeare().encode()).hexdigest()
+    monkeypatch.setattr(utils.data.text, "TINY_SHAKESPEARE_SHA256", digest)
+
+
+def test_same_size_text_with_the_right_first_lines_is_refused_by_its_checksum(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV_VAR, str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "text" / "tinyshakespeare.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_text(_stand_in_shakespeare())
+    with pytest.raises(CorruptFileError, match=f"SHA-256 is .*, not {TINY_SHAKESPEARE_SHA256[:12]}.*deleted"):
+        load_text_corpus("shakespeare", url="http://127.0.0.1:9/unused")
+    assert not cached.exists()
+
+
+@pytest.mark.usefixtures("stand_in_is_canonical")
 def test_shakespeare_is_downloaded_once_checked_and_cached(server, tmp_path, monkeypatch):
     root, url = server
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (root / "short.txt").write_text("First Citizen:\n")
     with pytest.raises(CorruptFileError, match="tinyshakespeare.txt has 15 bytes"):
         load_text_corpus("shakespeare", url=url + "short.txt")
-    stand_in = (TINY_SHAKESPEARE_START.decode() + "To be, or not to be\n" * 60_000)[:TINY_SHAKESPEARE_BYTES]
+    stand_in = _stand_in_shakespeare()
     (root / "input.txt").write_text(stand_in)
     assert load_text_corpus("shakespeare", url=url + "input.txt") == stand_in
     assert load_text_corpus("shakespeare", url=url + "gone.txt") == stand_in  # from the cache now
@@ -483,10 +511,6 @@ def test_shakespeare_offline_points_to_the_offline_corpus(server, tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(DataNotFoundError, match="python-docs"):
         load_text_corpus("shakespeare", url=url + "missing.txt")
-
-
-def _stand_in_shakespeare():
-    return (TINY_SHAKESPEARE_START.decode() + "To be, or not to be\n" * 60_000)[:TINY_SHAKESPEARE_BYTES]
 
 
 @pytest.mark.parametrize(("damage", "expected"), [
@@ -518,6 +542,7 @@ def test_a_bad_shakespeare_in_a_read_only_cache_says_what_to_do(tmp_path, monkey
         load_text_corpus("shakespeare", url="http://127.0.0.1:9/unused")
 
 
+@pytest.mark.usefixtures("stand_in_is_canonical")
 def test_shakespeare_from_an_explicit_path_or_environment_variable(tmp_path, monkeypatch):
     copy = tmp_path / "input.txt"
     copy.write_text(_stand_in_shakespeare())

@@ -1,5 +1,6 @@
 """Text corpora for the sequence chapters: one that every Python has, one that is downloaded."""
 
+import hashlib
 import os
 import pathlib
 
@@ -8,6 +9,9 @@ from utils.data.files import CorruptFileError, DataNotFoundError, fetch, remove_
 TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 TINY_SHAKESPEARE_BYTES = 1_115_394  # the canonical file's size; it is plain ASCII
 TINY_SHAKESPEARE_START = b"First Citizen:\nBefore we proceed any further, hear me speak.\n"
+# SHA-256 of the canonical file, as recorded for the same URL by the Hugging Face `datasets`
+# loader (datasets/tiny_shakespeare: dataset_infos.json and urls_checksums/checksums.txt).
+TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 SHAKESPEARE_ENV_VAR = "TINY_SHAKESPEARE_PATH"  # a copy of the file already on disk
 
 
@@ -25,8 +29,8 @@ def load_text_corpus(name="python-docs", url=None, path=None):
     (public domain) as compiled by Andrej Karpathy for char-rnn. Read from ``path`` (or
     ``$TINY_SHAKESPEARE_PATH``) when given; otherwise downloaded once from ``url`` (default
     ``TINY_SHAKESPEARE_URL``) into ``~/.cache/dl-book/text`` (``$DLBOOK_CACHE_DIR`` moves
-    it), which needs a network the first time. Checked by its size, its bytes (ASCII) and its
-    first lines; a bad file in the cache is deleted.
+    it), which needs a network the first time. Checked by its size, its bytes (ASCII), its
+    first lines and its SHA-256; a bad file in the cache is deleted, the reader's own file never.
     """
     if name == "python-docs":
         return _python_reference()
@@ -68,6 +72,9 @@ def _checked_shakespeare(path: pathlib.Path, cached):
         problem = f"is not plain ASCII (byte {next(i for i, b in enumerate(data) if b > 127):,} is not)"
     elif not data.startswith(TINY_SHAKESPEARE_START):
         problem = f"does not start with the play's first lines ({TINY_SHAKESPEARE_START[:14]!r}...)"
+    elif (digest := hashlib.sha256(data).hexdigest()) != TINY_SHAKESPEARE_SHA256:
+        problem = (f"has the canonical size and first lines but its SHA-256 is {digest[:12]}..., "
+                   f"not {TINY_SHAKESPEARE_SHA256[:12]}... (some text differs)")
     else:
         return data.decode("ascii")
     if cached:
