@@ -11,7 +11,8 @@ Two models, each trained for one epoch from the same seed on the same batches, o
 
 The runs alternate (loop, Trainer, Trainer with progress bar and accuracy, loop, ...) so
 that a change in machine load hits all of them; the median and the fastest run of each are
-compared (on a busy machine the fastest is the better estimate of the work itself). On a
+compared, and so is the median of each round's difference between the Trainer and the loop run
+just before it (the steadiest of the three on a busy machine, where load changes between rounds). On a
 shared machine, ``OMP_NUM_THREADS=1 ... --clock cpu`` times the process's CPU time instead of
 the wall clock, which other jobs inflate far less. The loop and the plain Trainer end with
 identical weights, which shows they did the same work.
@@ -91,11 +92,14 @@ def compare(title, make_model, x, y, batch_size, rounds, clock):
     same = all(torch.equal(a, b)
                for a, b in zip(final_weights["Trainer"], final_weights["hand-written loop"]))
     median, best = statistics.median(times["Trainer"]), min(times["Trainer"])
+    # Each round's Trainer run minus the loop run just before it: a change of load between rounds
+    # cancels out, so the median of these differences is the steadiest estimate on a shared machine.
+    paired = statistics.median(t - loop for t, loop in zip(times["Trainer"], times["hand-written loop"]))
     print(f"  identical weights, Trainer vs loop: {same}")
     print(f"  Trainer overhead: {median / loop_median - 1:+.1%} by the medians, "
-          f"{best / loop_best - 1:+.1%} by the fastest runs; "
-          f"{(median - loop_median) / steps * 1e6:+.1f} us/step by the medians, "
-          f"{(best - loop_best) / steps * 1e6:+.1f} by the fastest")
+          f"{best / loop_best - 1:+.1%} by the fastest runs, {paired / loop_median:+.1%} by the median "
+          f"paired difference; per step: {(median - loop_median) / steps * 1e6:+.1f} us by the medians, "
+          f"{(best - loop_best) / steps * 1e6:+.1f} by the fastest, {paired / steps * 1e6:+.1f} paired")
 
 
 def main():
