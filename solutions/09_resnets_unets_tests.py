@@ -215,9 +215,14 @@ def count_built(kind, c_in, c_out, stride, c_mid=None):
     return sum(p.numel() for p in torch.nn.Sequential(*layers).parameters())
 
 
+def count_type(student, args):
+    """The type of the count itself (a NumPy integer arrives as an int after the call)."""
+    return type(student.block_parameter_count(*args)).__name__
+
+
 @hidden_test("block_parameter_count", points=1)
 def basic_blocks_with_and_without_projection(student):
-    """basic blocks: same shape, more channels, stride 2 with the same channels"""
+    """basic blocks: same shape, more channels, stride 2 with the same channels; the count is an int"""
     for c_in, c_out, stride in ((16, 16, 1), (64, 128, 2), (32, 32, 2), (3, 5, 1)):
         got = as_int(student.block_parameter_count("basic", c_in, c_out, stride), "the count")
         expect_equal(
@@ -225,6 +230,9 @@ def basic_blocks_with_and_without_projection(student):
             count_built("basic", c_in, c_out, stride),
             f"block_parameter_count('basic', {c_in}, {c_out}, {stride})",
         )
+    kind = student.run(count_type, ("basic", 64, 128, 2))
+    if kind != "int":
+        fail(f"block_parameter_count returned a {kind}; return a Python int")
 
 
 @hidden_test("block_parameter_count", points=1)
@@ -308,7 +316,7 @@ def transpose_scenario(student, x, w, b, stride, padding):
     tx, tw = torch.as_tensor(x).clone(), torch.as_tensor(w).clone()
     tb = None if b is None else torch.as_tensor(b).clone()
     out = student.conv_transpose2d(tx, tw, tb, stride=stride, padding=padding)
-    return {"out": out, "dtype": str(out.dtype), "x": tx, "w": tw}
+    return {"out": out, "dtype": str(getattr(out, "dtype", type(out).__name__)), "x": tx, "w": tw}
 
 
 @hidden_test("conv_transpose2d", points=2)
@@ -328,6 +336,8 @@ def matches_pytorch_for_several_settings(student):
             torch.tensor(x), torch.tensor(weight), stride=stride, padding=padding
         ).numpy()
         got = as_dict(student.run(transpose_scenario, x, weight, None, stride, padding), "the scenario")
+        if got["dtype"] != "torch.float64":
+            fail(f"float64 inputs gave a {got['dtype']} output; keep x's dtype")
         expect_close(
             as_array(got["out"], "the output", shape=want.shape),
             want,
@@ -337,6 +347,12 @@ def matches_pytorch_for_several_settings(student):
         )
         expect_close(
             as_array(got["x"], "x after the call"), x, "x after the call (it must not change)", rtol=0
+        )
+        expect_close(
+            as_array(got["w"], "weight after the call"),
+            weight,
+            "weight after the call (it must not change)",
+            rtol=0,
         )
 
 
@@ -417,13 +433,15 @@ def empty_and_one_sided_classes(student):
 
 @hidden_test("segmentation_scores", points=1)
 def float64_any_shape_and_shape_mismatch(student):
-    """float64 results for 1-D and 4-D inputs and for uint8/int32 labels; different shapes raise ValueError"""
+    """float64 tensors for 1-D and 4-D inputs and for uint8/int32 labels; different shapes raise ValueError"""
     rng = np.random.default_rng(12)
     for shape in ((50,), (2, 1, 4, 5)):
         truth = rng.integers(0, 3, size=shape)
         pred = rng.integers(0, 3, size=shape)
         got = as_dict(student.segmentation_scores(torch.tensor(pred), torch.tensor(truth), 3), "the scores")
         for name in ("iou", "dice"):
+            if not isinstance(got[name], torch.Tensor):
+                fail(f"{name} is a {type(got[name]).__name__}; return torch tensors")
             if str(torch.as_tensor(got[name]).dtype) != "torch.float64":
                 fail(f"{name} has dtype {torch.as_tensor(got[name]).dtype}, expected float64")
         expect_scores(student, pred, truth, 3, f"label maps of shape {shape}")
@@ -583,6 +601,7 @@ def norms_run(student, weights, x, residual):
     norms = student.gradient_norms(tw, tx, residual)
     return {
         "norms": [float(v) for v in norms],
+        "types": [type(norms).__name__] + [type(v).__name__ for v in norms],
         "x": tx,
         "w": tw,
         "x_requires_grad": tx.requires_grad,
@@ -600,7 +619,7 @@ def expect_norms(student, weights, x, residual, what):
     got = as_dict(
         student.run(norms_run, weights, x, residual),
         "the scenario",
-        keys=["norms", "x", "w", "x_requires_grad", "w_requires_grad"],
+        keys=["norms", "types", "x", "w", "x_requires_grad", "w_requires_grad"],
     )
     norms = [as_float(v, "a norm") for v in as_list(got["norms"], "the norms", length=len(weights) + 1)]
     want = norms_reference(weights, x, residual)
@@ -626,7 +645,7 @@ def residual_stack(student):
 
 @hidden_test("gradient_norms", points=1)
 def one_layer_and_inputs_unchanged(student):
-    """a 1-layer stack of each kind; the given tensors are not changed"""
+    """a 1-layer stack of each kind: a list of Python floats; the given tensors are not changed"""
     for residual in (False, True):
         weights, x = norms_data(32 + residual, 1, 5, n=3)
         got = expect_norms(
@@ -636,6 +655,9 @@ def one_layer_and_inputs_unchanged(student):
             residual,
             f"the norms of a 1-layer {'residual' if residual else 'plain'} stack",
         )
+        types = as_list(got["types"], "the types")
+        if types[0] != "list" or any(t != "float" for t in types[1:]):
+            fail(f"gradient_norms returned a {types[0]} of {sorted(set(types[1:]))}; return a list of floats")
         expect_close(
             as_array(got["x"], "x after the call"), x, "x after the call (it must not change)", rtol=0
         )

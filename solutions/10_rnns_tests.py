@@ -49,10 +49,14 @@ def rnn_case(seed, T, N, D, H, dtype=torch.float64, scale=1.0):
 
 @hidden_test("rnn_forward", points=1)
 def matches_nn_rnn_on_several_shapes(student):
-    """outputs and last state equal nn.RNN's (float64, non-zero h0, several shapes, T = 1 included)"""
+    """outputs and last state equal nn.RNN's (float64 kept, non-zero h0, several shapes, T = 1 included)"""
     for seed, shape in enumerate([(6, 3, 4, 5), (1, 1, 2, 3), (9, 2, 1, 7)]):
         x, h0, weights, want, want_last = rnn_case(seed, *shape, scale=1.5)
         out, last = student.rnn_forward(x, h0, *weights)
+        for name, value in (("outputs", out), ("h_T", last)):
+            if not (isinstance(value, torch.Tensor) and value.dtype == torch.float64):
+                kind = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+                fail(f"for float64 inputs, {name} must be a float64 tensor, not {kind}")
         expect_close(
             as_array(out, f"outputs for shape {shape}", shape=want.shape),
             want.numpy(),
@@ -67,22 +71,23 @@ def matches_nn_rnn_on_several_shapes(student):
 
 @hidden_test("rnn_forward", points=1)
 def keeps_float32_and_the_right_values(student):
-    """float32 in, float32 out, values as nn.RNN's"""
-    x, h0, weights, want, want_last = rnn_case(7, 5, 4, 3, 6, dtype=torch.float32)
-    out, last = student.rnn_forward(x, h0, *weights)
-    if not (
-        isinstance(out, torch.Tensor)
-        and out.dtype == torch.float32
-        and isinstance(last, torch.Tensor)
-        and last.dtype == torch.float32
-    ):
-        fail("for float32 inputs, outputs and h_T must be float32 tensors")
-    expect_close(
-        as_array(out, "outputs", shape=(5, 4, 6)), want.numpy(), "outputs (float32)", rtol=1e-4, atol=1e-6
-    )
-    expect_close(
-        as_array(last, "h_T", shape=(4, 6)), want_last.numpy(), "h_T (float32)", rtol=1e-4, atol=1e-6
-    )
+    """float32 in, float32 out, values as nn.RNN's, also with pre-activations in the hundreds"""
+    for scale, what, atol in ((1.0, "float32", 1e-6), (100.0, "float32, tanh saturated", 1e-3)):
+        x, h0, weights, want, want_last = rnn_case(7, 5, 4, 3, 6, dtype=torch.float32, scale=scale)
+        out, last = student.rnn_forward(x, h0, *weights)
+        if not (
+            isinstance(out, torch.Tensor)
+            and out.dtype == torch.float32
+            and isinstance(last, torch.Tensor)
+            and last.dtype == torch.float32
+        ):
+            fail("for float32 inputs, outputs and h_T must be float32 tensors")
+        expect_close(
+            as_array(out, "outputs", shape=(5, 4, 6)), want.numpy(), f"outputs ({what})", rtol=1e-4, atol=atol
+        )
+        expect_close(
+            as_array(last, "h_T", shape=(4, 6)), want_last.numpy(), f"h_T ({what})", rtol=1e-4, atol=atol
+        )
 
 
 # ---- exercise 2: ScratchLSTM (3 points) -----------------------------------------------------------------
@@ -158,13 +163,31 @@ def _check_lstm_outputs(got, want, what):
     expect_close(as_array(got["c"], f"c_n {what}", shape=(1, N, H)), want["c"].numpy(), f"c_n {what}")
 
 
+def lstm_twice_scenario(student, weights, x):
+    """Two calls with state=None on the same module: each must start from zeros."""
+    lstm = student.ScratchLSTM(x.shape[2], weights["weight_hh_l0"].shape[1]).double()
+    lstm.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in weights.items()})
+    results = []
+    for _ in range(2):
+        out, (h, c) = lstm(x.double())
+        results.append({"out": out.detach(), "h": h.detach(), "c": c.detach()})
+    return results
+
+
 @hidden_test("ScratchLSTM", points=1)
 def matches_nn_lstm_from_a_zero_state(student):
-    """with nn.LSTM's weights loaded: outputs, h_n and c_n equal nn.LSTM's (state=None)"""
+    """with nn.LSTM's weights loaded: outputs, h_n and c_n equal nn.LSTM's (state=None), on every call"""
     for seed, shape in enumerate([(7, 2, 3, 5), (1, 3, 2, 4)]):
         args = lstm_case(seed, *shape, with_state=False)
         got = as_dict(student.run(lstm_scenario, *args), "the module")
-        _check_lstm_outputs(got, lstm_reference(*args), f"for x of shape {shape[:3]}")
+        want = lstm_reference(*args)
+        _check_lstm_outputs(got, want, f"for x of shape {shape[:3]}")
+    weights, x = args[0], args[1]
+    calls = as_list(student.run(lstm_twice_scenario, weights, x), "the two calls", length=2)
+    for k, got in enumerate(calls):
+        _check_lstm_outputs(
+            as_dict(got, "a call"), want, f"on call {k + 1} of one module with state=None (zeros each time)"
+        )
 
 
 @hidden_test("ScratchLSTM", points=1)
@@ -197,12 +220,12 @@ def gradients_match_nn_lstm(student):
 # ---- exercise 3: gru_step (2 points) --------------------------------------------------------------------
 
 
-def gru_case(seed, N, D, H, dtype=torch.float64):
+def gru_case(seed, N, D, H, dtype=torch.float64, scale=2.0):
     torch.manual_seed(seed)
     cell = torch.nn.GRUCell(D, H).to(dtype)
     with torch.no_grad():
         for p in cell.parameters():
-            p.mul_(2.0)
+            p.mul_(scale)
     x, h = torch.randn(N, D, dtype=dtype), torch.randn(N, H, dtype=dtype)
     with torch.no_grad():
         want = cell(x, h)
@@ -230,12 +253,13 @@ def matches_gru_cell(student):
 
 @hidden_test("gru_step", points=1)
 def gru_keeps_float32_and_the_right_values(student):
-    """float32 in, float32 out, values as nn.GRUCell's"""
-    args, want = gru_case(9, 4, 3, 6, dtype=torch.float32)
-    got = student.gru_step(*args)
-    if not (isinstance(got, torch.Tensor) and got.dtype == torch.float32):
-        fail("for float32 inputs, h' must be a float32 tensor")
-    expect_close(as_array(got, "h'", shape=(4, 6)), want.numpy(), "h' (float32)", rtol=1e-4, atol=1e-6)
+    """float32 in, float32 out, values as nn.GRUCell's, also with pre-activations in the hundreds"""
+    for scale, what, atol in ((2.0, "float32", 1e-6), (200.0, "float32, saturated gates", 1e-3)):
+        args, want = gru_case(9, 4, 3, 6, dtype=torch.float32, scale=scale)
+        got = student.gru_step(*args)
+        if not (isinstance(got, torch.Tensor) and got.dtype == torch.float32):
+            fail("for float32 inputs, h' must be a float32 tensor")
+        expect_close(as_array(got, "h'", shape=(4, 6)), want.numpy(), f"h' ({what})", rtol=1e-4, atol=atol)
 
 
 # ---- exercise 4: rnn_parameter_count (2 points) --------------------------------------------------------
@@ -245,14 +269,22 @@ def _torch_count(kind, *args, **kwargs):
     return sum(p.numel() for p in getattr(torch.nn, kind)(*args, **kwargs).parameters())
 
 
+def count_type_scenario(student, args):
+    """The type of the count itself (a NumPy integer arrives as an int after the call)."""
+    return type(student.rnn_parameter_count(*args)).__name__
+
+
 @hidden_test("rnn_parameter_count", points=1)
 def counts_stacked_layers(student):
-    """one-directional layers, 1 to 3 deep, every kind, equal PyTorch's counts"""
+    """one-directional layers, 1 to 3 deep, every kind, equal PyTorch's counts (a Python int)"""
     for kind in ("RNN", "GRU", "LSTM"):
         for args in ((7, 13), (1, 1), (32, 128, 2), (5, 3, 3)):
             want = _torch_count(kind, *args)
             got = as_int(student.rnn_parameter_count(kind, *args), f"rnn_parameter_count({kind!r}, {args})")
             expect_equal(got, want, f"rnn_parameter_count({kind!r}, {', '.join(map(str, args))})")
+    kind = student.run(count_type_scenario, ("LSTM", 32, 128, 2))
+    if kind != "int":
+        fail(f"rnn_parameter_count returned a {kind}; return a Python int")
 
 
 @hidden_test("rnn_parameter_count", points=1)
@@ -274,6 +306,7 @@ def counts_bidirectional_stacks_and_rejects_bad_input(student):
         (("GRU", 4, -1), "a negative hidden_size"),
         (("RNN", 4, 4, 0), "num_layers = 0"),
         (("RNN", 4, 2.5), "a fractional hidden_size"),
+        (("LSTM", 4.0, 4), "a float input_size (4.0)"),
     ]:
         expect_raises(
             lambda args=args: student.rnn_parameter_count(*args),
@@ -347,9 +380,17 @@ def runs_ties_and_the_given_list(student):
         ([2, 2, 2, 7, 7, 7, 7], "(2, 2) twice and (7, 7) three times"),
         ([10, 2, 9, 1, 10, 2, 9, 1], "(9, 1) and (10, 2) tied (compared as numbers)"),
         ([4, 7, 4, 3, 4, 7, 4, 3], "(4, 7), (7, 4) and (4, 3) tied (the second token decides)"),
+        ([11, 2, 1, 2, 1, 2, 3], "(1, 2) twice, and 11 followed by 2 (tokens are numbers, not digits)"),
+        ([1, 23, 12, 3, 12, 3], "(12, 3) twice, and 1 then 23 (tokens are numbers, not digits)"),
     ]
     for ids, what in cases:
         _check_bpe(student, ids, 50, f"for {what}")
+    merged, pair = student.bpe_merge_step([3, 1, 3, 1], 7)
+    if not isinstance(merged, list) or not isinstance(pair, tuple):
+        fail(
+            f"bpe_merge_step returned a {type(merged).__name__} and a {type(pair).__name__}; "
+            "return (a list, a tuple of two ints)"
+        )
     ids = [4, 1, 4, 1, 4]
     after = as_list(student.run(bpe_input_scenario, ids, 10), "the given list after the call")
     expect_equal([int(v) for v in after], ids, "the list passed to bpe_merge_step (it must not change)")
@@ -376,9 +417,16 @@ def _check_metrics(student, logits, targets, what, rtol=1e-6):
         expect_close(as_float(got[key], f"{key} {what}"), want, f"{key} {what}", rtol=rtol)
 
 
+def metrics_inputs_scenario(student, logits, targets):
+    """The given tensors after the call (they must not change)."""
+    given_logits, given_targets = logits.clone(), targets.clone()
+    student.lm_metrics(given_logits, given_targets)
+    return {"logits": given_logits, "targets": given_targets}
+
+
 @hidden_test("lm_metrics", points=1)
 def padded_batches_of_unequal_lengths(student):
-    """batches with padding of different lengths per row: every real position weighs the same"""
+    """padded batches, rows of different lengths: every real position weighs the same; inputs unchanged"""
     gen = torch.Generator().manual_seed(6)
     for N, T, V, lengths in ((3, 8, 11, [8, 2, 5]), (2, 5, 4, [1, 5]), (1, 6, 30, [6])):
         logits = torch.randn(N, T, V, generator=gen, dtype=torch.float64) * 2
@@ -386,6 +434,15 @@ def padded_batches_of_unequal_lengths(student):
         for row, length in enumerate(lengths):
             targets[row, length:] = -1
         _check_metrics(student, logits, targets, f"for lengths {lengths}")
+        after = as_dict(
+            student.run(metrics_inputs_scenario, logits, targets), "the scenario", keys=["logits", "targets"]
+        )
+        expect_equal(
+            as_array(after["targets"], "targets after the call"), targets.numpy(), "targets after the call"
+        )
+        expect_close(
+            as_array(after["logits"], "logits after the call"), logits.numpy(), "logits after it", rtol=0
+        )
 
 
 @hidden_test("lm_metrics", points=1)
@@ -489,9 +546,17 @@ def _gradient_case(kind, seed, T, N, D, H, scale=1.0):
     return weights, torch.randn(T, N, D, dtype=torch.float64)
 
 
+def gradient_types_scenario(student, weights, x):
+    """The types of what state_gradient_norms returns (the list and its items)."""
+    rnn = torch.nn.RNN(x.shape[2], weights["weight_hh_l0"].shape[1]).double()
+    rnn.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+    norms = student.state_gradient_norms(rnn, x.double())
+    return [type(norms).__name__] + [type(v).__name__ for v in norms]
+
+
 @hidden_test("state_gradient_norms", points=1)
 def rnn_and_gru_norms(student):
-    """the T norms for a vanilla RNN and a GRU, oldest step first"""
+    """the T norms for a vanilla RNN and a GRU, oldest step first, as a list of Python floats"""
     for kind, seed, shape in (
         ("RNN", 30, (7, 3, 2, 5)),
         ("GRU", 31, (6, 2, 3, 4)),
@@ -504,6 +569,9 @@ def rnn_and_gru_norms(student):
         expect_close(
             got, reference_state_gradients(kind, weights, x), f"the gradient norms of a {kind}", rtol=1e-6
         )
+    types = as_list(student.run(gradient_types_scenario, weights, x), "the types")
+    if types[0] != "list" or any(t != "float" for t in types[1:]):
+        fail(f"state_gradient_norms gave a {types[0]} of {sorted(set(types[1:]))}; return a list of floats")
 
 
 @hidden_test("state_gradient_norms", points=1)

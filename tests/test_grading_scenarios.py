@@ -119,6 +119,21 @@ def test_a_scenario_runs_next_to_the_students_objects_and_returns_plain_data():
     assert got["has_grad_fn"] is True and got["out"].requires_grad is False  # data, detached on the way
 
 
+def test_a_call_that_switches_gradients_off_for_good_costs_only_its_own_points():
+    def evaluate_for_good(x):
+        torch.set_grad_enabled(False)  # the mistake: never switched back on
+        return float(x)
+
+    student = LocalStudent({"evaluate": evaluate_for_good, "square": lambda t: t * t})
+    try:
+        assert student.evaluate(2.0) == 2.0
+        assert torch.is_grad_enabled()  # undone after the call...
+        got = student.run(reports_a_gradient, [1.0, -2.0])  # ...so a test after it still gets gradients
+        assert got["grad"].tolist() == [2.0, -4.0]
+    finally:
+        torch.set_grad_enabled(True)
+
+
 SECRET = 42
 
 

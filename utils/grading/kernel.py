@@ -16,6 +16,8 @@ so a check and a hidden test see the student's code behave the same way. Request
 (the result was not plain data).
 """
 
+import contextlib
+import sys
 import traceback
 
 from . import plain, rules, scenario
@@ -39,7 +41,7 @@ class Kernel:
                 self.run_cell(request["number"], request["source"])
                 return {"ok": None}
             args, kwargs = request["args"], request["kwargs"]
-            with rules.switched_off(request.get("rules"), self.scopes):
+            with gradients_on(), rules.switched_off(request.get("rules"), self.scopes):
                 if request["op"] == "scenario":
                     function = scenario.load(request["source"], request["name"])
                     result = function(scenario.StudentNames(self.namespace), *args, **kwargs)
@@ -75,6 +77,16 @@ class Kernel:
         except Exception:  # noqa: BLE001
             return {"unreadable": f"a {type(result).__name__}"}
         return {"ok": result}
+
+
+def gradients_on():
+    """Every call starts with autograd on, and what the call does to that switch is undone after it.
+
+    A function that turns gradients off for good (``torch.set_grad_enabled(False)``) then costs
+    only its own exercise's points, not those of every exercise tested after it.
+    """
+    torch = sys.modules.get("torch")  # never imported here: a set without torch stays without it
+    return torch.enable_grad() if torch is not None else contextlib.nullcontext()
 
 
 def describe(error):

@@ -103,6 +103,11 @@ def block_with_projection(student):
         )
 
 
+def count_type_scenario(student, args):
+    """The type of the count as returned (a NumPy integer would arrive as an int after a call)."""
+    return type(student.block_parameter_count(*args)).__name__
+
+
 @visible_test(
     "block_parameter_count",
     hint="3x3 conv: 9 * c_in * c_out; BatchNorm2d(c): 2c; "
@@ -110,6 +115,9 @@ def block_with_projection(student):
 )
 def two_blocks(student):
     """a basic 64 -> 64 block and a bottleneck 256 -> 64 -> 256"""
+    kind = student.run(count_type_scenario, ("basic", 64, 64))
+    if kind != "int":
+        fail(f"block_parameter_count returned a {kind}; return a Python int")
     got = as_int(student.block_parameter_count("basic", 64, 64), "basic 64 -> 64")
     if got != 2 * 9 * 64 * 64 + 4 * 64:
         fail(f"block_parameter_count('basic', 64, 64) returned {got}; count the two 3x3 kernels and two BNs")
@@ -144,18 +152,19 @@ def a_few_sizes(student):
     "(i * stride, j * stride); then crop `padding` from every side and add the bias.",
 )
 def one_small_case(student):
-    """a batch of 2, 3 -> 2 channels, stride 2, padding 1, with a bias"""
+    """a batch of 2, 3 -> 2 channels, stride 2, padding 1, without and with a bias"""
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64)
     w = torch.randn(3, 2, 3, 3, generator=gen, dtype=torch.float64)
     b = torch.randn(2, generator=gen, dtype=torch.float64)
-    want = F.conv_transpose2d(x, w, b, stride=2, padding=1)
-    got = as_array(
-        student.conv_transpose2d(x, w, b, stride=2, padding=1),
-        "conv_transpose2d(x, w, b, 2, 1)",
-        shape=tuple(want.shape),
-    )
-    expect_close(got, want.numpy(), "conv_transpose2d(x, w, b, stride=2, padding=1)", rtol=1e-6, atol=1e-9)
+    for bias in (None, b):
+        what = f"conv_transpose2d(x, w, {'b' if bias is not None else 'None'}, stride=2, padding=1)"
+        want = F.conv_transpose2d(x, w, bias, stride=2, padding=1)
+        out = student.conv_transpose2d(x, w, bias, stride=2, padding=1)
+        if getattr(out, "dtype", None) != torch.float64:
+            fail(f"{what}: float64 inputs gave a {getattr(out, 'dtype', type(out).__name__)} output")
+        got = as_array(out, what, shape=tuple(want.shape))
+        expect_close(got, want.numpy(), what, rtol=1e-6, atol=1e-9)
 
 
 @visible_test(
@@ -168,6 +177,10 @@ def a_tiny_label_map(student):
     truth = torch.tensor([[0, 1, 1], [0, 2, 2]])
     pred = torch.tensor([[0, 1, 2], [0, 2, 0]])
     got = as_dict(student.segmentation_scores(pred, truth, 4), "the scores", keys=["iou", "dice"])
+    for name in ("iou", "dice"):
+        if not isinstance(got[name], torch.Tensor) or got[name].dtype != torch.float64:
+            kind = got[name].dtype if isinstance(got[name], torch.Tensor) else type(got[name]).__name__
+            fail(f"{name} should be a float64 tensor, not {kind}")
     iou, dice = as_array(got["iou"], "iou", shape=(4,)), as_array(got["dice"], "dice", shape=(4,))
     if not (math.isnan(iou[3]) and math.isnan(dice[3])):
         fail("class 3 is in neither tensor: its IoU and Dice should be NaN")
@@ -220,4 +233,6 @@ def two_layers(student):
         hs.append(F.relu(hs[-1] @ w.T))
     grads = torch.autograd.grad(0.5 * (hs[-1] ** 2).sum() / 3, hs)
     got = as_list(student.gradient_norms(weights, x, False), "gradient_norms(...)", length=3)
+    if any(type(v) is not float for v in got):
+        fail("gradient_norms should return Python floats (.item()), not " + type(got[0]).__name__)
     expect_close([as_float(v, "a norm") for v in got], [g.norm().item() for g in grads], "the three norms")

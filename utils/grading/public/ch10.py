@@ -44,6 +44,10 @@ def three_steps_like_nn_rnn(student):
         out, last = student.rnn_forward(
             x, h0, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
         )
+    for name, value in (("outputs", out), ("h_T", last)):
+        if not (isinstance(value, torch.Tensor) and value.dtype == torch.float64):
+            kind = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
+            fail(f"for float64 inputs, {name} should be a float64 tensor, not {kind}")
     expect_close(
         as_array(out.detach() if hasattr(out, "detach") else out, "outputs", shape=(3, 2, 4)),
         want.numpy(),
@@ -60,7 +64,8 @@ def _lstm_scenario(student, weights, x):
     lstm = student.ScratchLSTM(x.shape[2], weights["weight_hh_l0"].shape[1]).double()
     lstm.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in weights.items()})
     out, (h, c) = lstm(x.double())
-    return {"out": out.detach(), "h": h.detach(), "c": c.detach()}
+    again, _ = lstm(x.double())  # state=None again: zeros again
+    return {"out": out.detach(), "h": h.detach(), "c": c.detach(), "again": again.detach()}
 
 
 @visible_test(
@@ -76,8 +81,13 @@ def loads_nn_lstm_weights_and_matches(student):
     with torch.no_grad():
         want, (want_h, want_c) = ref(x)
     weights = {k: v.detach() for k, v in ref.state_dict().items()}
-    got = as_dict(student.run(_lstm_scenario, weights, x), "the module", keys=["out", "h", "c"])
+    got = as_dict(student.run(_lstm_scenario, weights, x), "the module", keys=["out", "h", "c", "again"])
     expect_close(as_array(got["out"], "output", shape=(5, 2, 4)), want.numpy(), "output")
+    expect_close(
+        as_array(got["again"], "output", shape=(5, 2, 4)),
+        want.numpy(),
+        "the output of a second call with state=None (it starts from zeros again)",
+    )
     expect_close(as_array(got["h"], "h_n", shape=(1, 2, 4)), want_h.numpy(), "h_n")
     expect_close(as_array(got["c"], "c_n", shape=(1, 2, 4)), want_c.numpy(), "c_n")
 
@@ -98,6 +108,11 @@ def one_step_like_gru_cell(student):
     )
 
 
+def _count_type_scenario(student, args):
+    """The type of the count as returned (a NumPy integer would arrive as an int after a call)."""
+    return type(student.rnn_parameter_count(*args)).__name__
+
+
 @visible_test(
     "rnn_parameter_count",
     hint="k (H*D_in + H*H + 2H) per layer and direction, k = 1, 3, 4; "
@@ -110,6 +125,9 @@ def counts_of_three_layers(student):
         want = sum(p.numel() for p in module.parameters())
         got = as_int(student.rnn_parameter_count(kind, *args), f"rnn_parameter_count({kind!r}, {args})")
         expect_equal(got, want, f"rnn_parameter_count({kind!r}, {', '.join(map(str, args))})")
+    kind = student.run(_count_type_scenario, ("RNN", 10, 20))
+    if kind != "int":
+        fail(f"rnn_parameter_count returned a {kind}; return a Python int")
 
 
 @visible_test(
@@ -119,6 +137,8 @@ def counts_of_three_layers(student):
 def merges_a_small_list(student):
     """one merge of [1, 2, 3, 1, 2, 4]"""
     merged, pair = student.bpe_merge_step([1, 2, 3, 1, 2, 4], 9)
+    if not isinstance(merged, list) or not isinstance(pair, tuple):
+        fail(f"return a list and a tuple, not a {type(merged).__name__} and a {type(pair).__name__}")
     expect_equal(tuple(as_list(pair, "pair", length=2)), (1, 2), "the chosen pair")
     expect_equal(as_list(merged, "merged"), [9, 3, 9, 4], "the merged list")
 
@@ -211,7 +231,9 @@ def two_documents_of_different_lengths(student):
 def _gradient_scenario(student, kind, weights, x):
     rnn = getattr(torch.nn, kind)(x.shape[2], weights["weight_hh_l0"].shape[1]).double()
     rnn.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
-    return [float(v) for v in student.state_gradient_norms(rnn, x.double())]
+    norms = student.state_gradient_norms(rnn, x.double())
+    types = [type(norms).__name__] + [type(v).__name__ for v in norms]
+    return {"norms": [float(v) for v in norms], "types": types}
 
 
 def reference_state_gradients(kind, weights, x):
@@ -239,5 +261,9 @@ def a_short_rnn(student):
     rnn = torch.nn.RNN(2, 3).double()
     weights = {k: v.detach() for k, v in rnn.state_dict().items()}
     x = torch.randn(4, 2, 2, dtype=torch.float64)
-    got = as_array(student.run(_gradient_scenario, "RNN", weights, x), "the norms", shape=(4,))
+    got = as_dict(student.run(_gradient_scenario, "RNN", weights, x), "the scenario", keys=["norms", "types"])
+    types = as_list(got["types"], "the types")
+    if types[0] != "list" or any(t != "float" for t in types[1:]):
+        fail(f"state_gradient_norms gave a {types[0]} of {sorted(set(types[1:]))}; return a list of floats")
+    got = as_array(got["norms"], "the norms", shape=(4,))
     expect_close(got, reference_state_gradients("RNN", weights, x), "the gradient norms")
