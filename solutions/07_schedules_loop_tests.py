@@ -47,6 +47,20 @@ def expect_state(got, model, what, rtol=1e-9, atol=1e-12):
         expect_close(got[key], want.detach().numpy(), f"{what}: {key}", rtol=rtol, atol=atol)
 
 
+def return_types(student, name, calls):
+    """The type names of what the student's function returns for each argument tuple."""
+    function = getattr(student, name)
+    return [type(function(*args)).__name__ for args in calls]
+
+
+def expect_python_floats(student, name, calls):
+    """The function returns a Python float (np.float64, a float subclass, is fine too)."""
+    names = as_list(student.run(return_types, name, calls), f"the types {name} returns", length=len(calls))
+    odd = sorted({n for n in names if n not in ("float", "float64")})
+    if odd:
+        fail(f"{name} should return a Python float, but it returned {', '.join(odd)}")
+
+
 def torch_lrs(make_scheduler, steps, lr):
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     scheduler = make_scheduler(optimizer)
@@ -100,7 +114,7 @@ def warmup_cosine_matches_sequential_lr(student):
 
 @hidden_test("warmup_cosine_lr", points=1)
 def no_warmup_is_plain_cosine_and_bad_steps_raise(student):
-    """warmup=0 gives CosineAnnealingLR; step outside [0, total] or warmup outside [0, total): ValueError"""
+    """warmup=0 is plain cosine; floats; step outside [0, total] or warmup outside [0, total): ValueError"""
     from torch.optim import lr_scheduler as s
 
     want = torch_lrs(lambda o: s.CosineAnnealingLR(o, T_max=30, eta_min=0.001), 30, 0.2)
@@ -109,6 +123,9 @@ def no_warmup_is_plain_cosine_and_bad_steps_raise(student):
         for t in range(30)
     ]
     expect_close(np.array(got), np.array(want), "warmup_cosine_lr with warmup=0 (plain cosine)", rtol=1e-7)
+    expect_python_floats(
+        student, "warmup_cosine_lr", [(0, 0.1, 5, 30), (3, 0.1, 5, 30), (5, 0.1, 5, 30), (30, 0.1, 5, 30)]
+    )
     for args, what in [
         ((31, 0.1, 5, 30), "step > total"),
         ((-1, 0.1, 5, 30), "a negative step"),
@@ -147,9 +164,10 @@ def one_cycle_matches_torch(student):
 
 @hidden_test("one_cycle_lr", points=1)
 def one_cycle_with_a_fractional_peak_and_bad_steps(student):
-    """pct_start * total not a whole number, a short run; steps outside [0, total) raise ValueError"""
+    """pct_start * total not a whole number, a short run, floats; steps outside [0, total) raise ValueError"""
     one_cycle_case(student, 0.05, 37, 0.25, 4.0, 50.0)
     one_cycle_case(student, 1.0, 12, 0.4, 25.0, 1e4)
+    expect_python_floats(student, "one_cycle_lr", [(0, 1.0, 12), (3, 1.0, 12), (11, 1.0, 12)])
     for step in (12, -1):
         expect_raises(
             lambda step=step: student.one_cycle_lr(step, 1.0, 12), "ValueError", f"one_cycle_lr step {step}"
@@ -199,6 +217,8 @@ def expect_clip(student, grads, max_norm, none_index, what, dtype="float64"):
         fail(f"the returned norm has shape {got['total_shape']}; it should be 0-d, shape [] ({what})")
     if got["dtypes"] and got["total_dtype"] != f"torch.{dtype}":
         fail(f"the returned norm is {got['total_dtype']}; it should have the gradients' dtype ({what})")
+    if not got["dtypes"] and got["total_dtype"] != "torch.float32":
+        fail(f"with no gradient at all, return torch.tensor(0.0), not a {got['total_dtype']} tensor ({what})")
     expect_close(got["total"], want_total, f"the returned norm, before clipping ({what})", rtol=rtol)
     if not all(got["in_place"]):
         fail(f"clip_grad_norm must scale each p.grad in place, not put a new tensor there ({what})")
@@ -224,15 +244,17 @@ def clips_like_torch_and_never_scales_up(student):
     expect_clip(student, grads, 1.0, 1, "one parameter has no gradient")
     expect_clip(student, grads, 100.0, None, "global norm below max_norm: nothing changes")
     expect_clip(student, [g * 0.01 for g in grads], 0.05, None, "float32", dtype="float32")
-    expect_clip(student, grads[:1], 1.0, 0, "no parameter has a gradient")
 
 
 @hidden_test("clip_grad_norm", points=1)
 def tiny_gradients_follow_torchs_formula(student):
-    """gradients of norm ~1e-7, where the 1e-6 of PyTorch's formula matters"""
+    """tiny gradients, where the 1e-6 of PyTorch's formula matters; no gradient at all"""
     rng = np.random.default_rng(4)
     grads = [rng.normal(size=(3, 3)) * 1e-7, rng.normal(size=4) * 1e-7]
     expect_clip(student, grads, 1e-7, None, "global norm ~ 4e-7, max_norm 1e-7")
+    # just below max_norm, PyTorch's formula still scales by max_norm / (norm + 1e-6) < 1
+    expect_clip(student, grads, 5e-7, None, "global norm ~ 3.5e-7, max_norm 5e-7")
+    expect_clip(student, grads[:1], 1.0, 0, "no parameter has a gradient")
 
 
 # ---- exercise 4: accumulated_step (3 points) --------------------------------------------------------------
@@ -242,7 +264,7 @@ def accumulation_scenario(student, weights, steps):
     model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4)).double()
     model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
-    losses, forwards, backwards = [], [], []
+    losses, types, forwards, backwards = [], [], [], []
     model.register_forward_hook(lambda module, inputs, output: forwards[-1].append(len(inputs[0])))
     model[0].weight.register_hook(lambda grad: backwards.append(backwards.pop() + 1))
     for micro in steps:
@@ -251,17 +273,20 @@ def accumulation_scenario(student, weights, steps):
         data = [(torch.tensor(x), torch.tensor(y)) for x, y in micro]
         forwards.append([])
         backwards.append(0)
-        losses.append(float(student.accumulated_step(model, optimizer, torch.nn.CrossEntropyLoss(), data)))
-    return {"state": model.state_dict(), "losses": losses, "forwards": forwards, "backwards": backwards}
+        loss = student.accumulated_step(model, optimizer, torch.nn.CrossEntropyLoss(), data)
+        types.append(type(loss).__name__)
+        losses.append(float(loss))
+    return {"state": model.state_dict(), "losses": losses, "types": types, "forwards": forwards,
+            "backwards": backwards}
 
 
-def expect_accumulation(student, rng, sizes_per_step, what):
+def expect_accumulation(student, rng, sizes_per_step, what, check_types=False):
     weights = mlp_weights(rng)
     steps = [make_batches(rng, sizes) for sizes in sizes_per_step]
     got = as_dict(
         student.run(accumulation_scenario, weights, steps),
         "the scenario",
-        keys=["state", "losses", "forwards", "backwards"],
+        keys=["state", "losses", "types", "forwards", "backwards"],
     )
     for k, (sizes, forwards, backwards) in enumerate(zip(sizes_per_step, got["forwards"], got["backwards"])):
         if list(forwards) != list(sizes) or backwards != len(sizes):
@@ -288,6 +313,9 @@ def expect_accumulation(student, rng, sizes_per_step, what):
         rtol=1e-9,
     )
     expect_state(got["state"], model, f"the weights after {len(steps)} accumulated steps ({what})")
+    odd = sorted({name for name in got["types"] if name not in ("float", "float64")})
+    if check_types and odd:
+        fail(f"accumulated_step should return the mean loss as a Python float (loss.item()), not {odd}")
 
 
 @hidden_test("accumulated_step", points=2)
@@ -298,8 +326,9 @@ def unequal_micro_batches_equal_the_big_batch(student):
 
 @hidden_test("accumulated_step", points=1)
 def equal_micro_batches_and_a_single_one(student):
-    """4 equal micro-batches, then one micro-batch alone (a plain step)"""
-    expect_accumulation(student, np.random.default_rng(6), [[4, 4, 4, 4], [10]], "equal sizes")
+    """4 equal micro-batches, then one micro-batch alone (a plain step); the loss is a Python float"""
+    rng = np.random.default_rng(6)
+    expect_accumulation(student, rng, [[4, 4, 4, 4], [10]], "equal sizes", check_types=True)
 
 
 # ---- exercise 5: train_loop (3 points) -----------------------------------------------------------------
@@ -316,10 +345,12 @@ def train_loop_scenario(student, weights, batches, epochs, max_lr):
     model.eval()  # left in evaluation mode by an earlier evaluation
     for p in model.parameters():  # and stale gradients from somewhere else: they must not count
         p.grad = torch.full_like(p, 3.0)
+    modes = []  # at every forward pass: is every submodule in training mode?
+    model.register_forward_pre_hook(lambda module, _: modes.append(all(m.training for m in module.modules())))
     losses = student.train_loop(model, optimizer, scheduler, data, epochs)
     return {
         "state": model.state_dict(),
-        "training": model.training,
+        "training": modes,
         "loss_types": sorted({type(v).__name__ for v in losses}),
         "losses": [float(v) for v in losses],
         "lr": optimizer.param_groups[0]["lr"],
@@ -369,8 +400,11 @@ def trains_like_the_correct_loop(student):
     expect_state(got["state"], model, "the weights after training")
     if got["loss_types"] != ["float"]:
         fail(f"the losses should be Python floats (loss.item()), not {got['loss_types']}")
-    if not got["training"]:
-        fail("the model arrived in evaluation mode and was trained in it: put it in training mode")
+    if not all(got["training"]):
+        fail(
+            f"{got['training'].count(False)} of {len(got['training'])} forward passes ran with the model (or "
+            "one of its submodules) in evaluation mode: put the whole model in training mode (model.train())"
+        )
 
 
 @hidden_test("train_loop", points=1)
@@ -408,6 +442,7 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
     rng_before = torch.get_rng_state()
     checkpoint = student.make_checkpoint(model, optimizer, scheduler)
     rng_kept = bool(torch.equal(rng_before, torch.get_rng_state()))
+    last_lrs = [scheduler.get_last_lr()]
 
     def odd_values(value, where):
         if isinstance(value, dict):
@@ -438,6 +473,7 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     torch.rand(7)
     student.restore_checkpoint(checkpoint, fresh, optimizer, scheduler)
+    last_lrs.append(scheduler.get_last_lr())
     fresh.train()
     for x, y in data[first:]:
         optimizer.zero_grad()
@@ -450,6 +486,7 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         "lr": optimizer.param_groups[0]["lr"],
         "rng_kept": rng_kept,
         "odd": odd,
+        "last_lrs": last_lrs,
     }
 
 
@@ -459,7 +496,7 @@ def run_resume(student, seed, dropout, kind):
     got = as_dict(
         student.run(resume_scenario, weights, batches, 3, 5, dropout, kind),
         "the scenario",
-        keys=["straight", "resumed", "lr", "rng_kept", "odd"],
+        keys=["straight", "resumed", "lr", "rng_kept", "odd", "last_lrs"],
     )
     if got["odd"]:
         fail(f"a checkpoint holds plain data (tensors, numbers, strings, lists, dicts), not {got['odd']}")
@@ -482,7 +519,7 @@ def resumes_a_dropout_adamw_one_cycle_run_exactly(student):
 
 @hidden_test("make_checkpoint", points=1)
 def resumes_sgd_momentum_and_step_lr(student):
-    """SGD with momentum + StepLR, no dropout: resumed = uninterrupted run, which trains correctly"""
+    """SGD with momentum + StepLR, no dropout: resumed = uninterrupted run, trains correctly; same last lr"""
     weights, batches, straight, got = run_resume(student, 10, 0.0, "sgd")
     model = build_mlp(weights)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
@@ -497,6 +534,8 @@ def resumes_sgd_momentum_and_step_lr(student):
             straight[key.replace("2.", "3.")], want.numpy(), f"the uninterrupted run: {key}", rtol=1e-9
         )
     expect_close(got["lr"], optimizer.param_groups[0]["lr"], "the learning rate after resuming", rtol=1e-12)
+    saved, restored = got["last_lrs"]
+    expect_close(restored, saved, "scheduler.get_last_lr() just after restoring (is the scheduler restored?)")
 
 
 # ---- exercise 7: lr_range_test (3 points) ---------------------------------------------------------------
@@ -507,7 +546,12 @@ def range_scenario(student, weights, batches, lr_min, lr_max, steps, stop_factor
     model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
     data = [(torch.tensor(x), torch.tensor(y)) for x, y in batches]
     lrs, losses = student.lr_range_test(model, data, lr_min, lr_max, steps, stop_factor)
-    return {"lrs": [float(v) for v in lrs], "losses": [float(v) for v in losses], "state": model.state_dict()}
+    return {
+        "lrs": [float(v) for v in lrs],
+        "losses": [float(v) for v in losses],
+        "types": sorted({type(v).__name__ for v in [*lrs, *losses]}),
+        "state": model.state_dict(),
+    }
 
 
 def reference_range_test(weights, batches, lr_min, lr_max, steps, stop_factor):
@@ -529,40 +573,48 @@ def reference_range_test(weights, batches, lr_min, lr_max, steps, stop_factor):
     return lrs, losses, model
 
 
-def expect_range_test(student, seed, lr_min, lr_max, steps, stop_factor, what):
+def expect_range_test(student, seed, lr_min, lr_max, steps, stop_factor, what, nan_batch=None):
     rng = np.random.default_rng(seed)
     weights, batches = mlp_weights(rng), make_batches(rng, [16] * 5)
+    if nan_batch is not None:  # a corrupt example: the loss of the step that meets it is NaN
+        batches[nan_batch][0][0, 0] = np.nan
     got = as_dict(
         student.run(range_scenario, weights, batches, lr_min, lr_max, steps, stop_factor),
         "the scenario",
-        keys=["lrs", "losses", "state"],
+        keys=["lrs", "losses", "types", "state"],
     )
     lrs, losses, model = reference_range_test(weights, batches, lr_min, lr_max, steps, stop_factor)
     got_lrs = as_list(got["lrs"], f"the learning rates ({what})")
     if len(got_lrs) != len(lrs):
         fail(f"the test recorded {len(got_lrs)} steps; it should have recorded {len(lrs)} ({what})")
     expect_close(np.array(got_lrs, dtype=float), np.array(lrs), f"the learning rates ({what})", rtol=1e-9)
-    expect_close(
-        np.array(as_list(got["losses"], "the losses", length=len(losses)), dtype=float),
-        np.array(losses),
-        f"the losses ({what})",
-        rtol=1e-8,
-    )
-    expect_state(got["state"], model, f"the model after the test ({what})", rtol=1e-8, atol=1e-10)
-    return lrs, steps
+    got_losses = np.array(as_list(got["losses"], "the losses", length=len(losses)), dtype=float)
+    finite = np.isfinite(losses)
+    if not np.array_equal(np.isfinite(got_losses), finite):
+        fail(f"the losses are not finite where they should be ({what})")
+    expect_close(got_losses[finite], np.array(losses)[finite], f"the losses ({what})", rtol=1e-8)
+    if finite.all():
+        expect_state(got["state"], model, f"the model after the test ({what})", rtol=1e-8, atol=1e-10)
+    return lrs, steps, got["types"]
 
 
 @hidden_test("lr_range_test", points=2)
 def stops_when_the_loss_explodes(student):
     """1e-4 to 1e3 over 60 steps: the rates, losses and weights, up to the step where the loss explodes"""
-    lrs, steps = expect_range_test(student, 11, 1e-4, 1e3, 60, 4.0, "a ramp that explodes")
+    lrs, steps, _ = expect_range_test(student, 11, 1e-4, 1e3, 60, 4.0, "a ramp that explodes")
     if len(lrs) >= steps:
         raise AssertionError("test data did not explode: choose a larger lr_max")
 
 
 @hidden_test("lr_range_test", points=1)
 def runs_all_steps_when_nothing_explodes(student):
-    """1e-3 to 0.1 over 12 steps (more than the 5 batches): every step recorded"""
-    lrs, steps = expect_range_test(student, 12, 1e-3, 0.1, 12, 50.0, "a gentle ramp")
+    """1e-3 to 0.1 over 12 steps (more than the 5 batches): every step recorded, as floats; NaN loss stops"""
+    lrs, steps, types = expect_range_test(student, 12, 1e-3, 0.1, 12, 50.0, "a gentle ramp")
     if len(lrs) != steps:
         raise AssertionError("test data exploded: choose a smaller lr_max")
+    odd = sorted(set(types) - {"float", "float64"})
+    if odd:
+        fail(f"lrs and losses should be lists of Python floats (loss.item()), not of {odd}")
+    lrs, _, _ = expect_range_test(student, 12, 1e-3, 0.1, 12, 50.0, "a NaN loss at step 3", nan_batch=3)
+    if len(lrs) != 4:
+        raise AssertionError("the NaN batch did not stop the reference at step 3")

@@ -84,7 +84,7 @@ def sizes_agree_with_pytorch_on_a_grid(student):
 
 @hidden_test("conv_output_size", points=1)
 def refuses_what_pytorch_refuses_and_bad_arguments(student):
-    """ValueError where the dilated kernel does not fit, for out-of-range or non-integer arguments"""
+    """ValueError where the dilated kernel does not fit, for any out-of-range or non-integer argument"""
     expect_equal(
         as_int(student.conv_output_size(5, 3, 1, 0, 2), "conv_output_size(5, 3, 1, 0, 2)"),
         1,
@@ -104,9 +104,16 @@ def refuses_what_pytorch_refuses_and_bad_arguments(student):
         ((5, 3, 0), "stride 0"),
         ((5, 3, 1, -1), "padding -1"),
         ((5, 3, 1, 0, 0), "dilation 0"),
+        ((-5, 3), "size -5"),
+        ((5, -3), "kernel -3"),
+        ((5, 3, -1), "stride -1"),
+        ((5, 3, 1, 0, -1), "dilation -1"),
         ((5.0, 3), "a float size"),
+        ((5, 3.0), "a float kernel"),
         ((5, 3, True), "a bool stride"),
         ((5, 3, 1, 0.5), "padding 0.5"),
+        ((5, 3, 1, False), "a bool padding"),
+        ((5, 3, 1, 0, 2.0), "a float dilation"),
     ]:
         expect_raises(
             lambda args=args: student.conv_output_size(*args),
@@ -313,10 +320,10 @@ def convert_and_keep(student, images):
 
 @hidden_test("images_to_batch", points=1)
 def channels_move_to_axis_one(student):
-    """colour and four-channel images of non-square sizes: every pixel and channel in its place"""
+    """colour and four-channel images of non-square sizes, a dark one: every pixel and channel in its place"""
     rng = np.random.default_rng(808)
-    for shape in [(3, 5, 7, 3), (2, 4, 4, 4), (1, 6, 2, 3)]:
-        images = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    for shape, brightest in [((3, 5, 7, 3), 255), ((2, 4, 4, 4), 255), ((1, 6, 2, 3), 90)]:
+        images = rng.integers(0, brightest + 1, size=shape, dtype=np.uint8)  # a dark image too: always / 255
         got = as_dict(
             student.run(convert_and_keep, images),
             "images_to_batch",
@@ -368,7 +375,9 @@ def augment_and_keep(student, images, padding, flips, tops, lefts):
     x = torch.tensor(images)
     kept = x.clone()
     out = student.flip_and_crop(x, padding, torch.tensor(flips), torch.tensor(tops), torch.tensor(lefts))
-    return {"out": out, "dtype": str(out.dtype), "unchanged": bool(torch.equal(x, kept))}
+    storage = x.untyped_storage().data_ptr()
+    shares = isinstance(out, torch.Tensor) and out.untyped_storage().data_ptr() == storage
+    return {"out": out, "dtype": str(out.dtype), "unchanged": bool(torch.equal(x, kept)), "shares": shares}
 
 
 @hidden_test("flip_and_crop", points=1)
@@ -385,7 +394,7 @@ def every_flip_and_offset(student):
     got = as_dict(
         student.run(augment_and_keep, images, padding, flips, tops, lefts),
         "flip_and_crop",
-        keys=["out", "dtype", "unchanged"],
+        keys=["out", "dtype", "unchanged", "shares"],
     )
     want = reference_flip_and_crop(images, padding, flips, tops, lefts)
     # flips and crops copy values: exact, and float64 stays float64
@@ -401,14 +410,14 @@ def every_flip_and_offset(student):
 
 @hidden_test("flip_and_crop", points=1)
 def dtype_input_and_padding_three(student):
-    """float32 stays float32, the images are not changed, padding 3 with offsets up to 6"""
+    """float32 stays float32, the images are not changed, padding 3 with offsets up to 6; padding 0"""
     rng = np.random.default_rng(810)
     images = rng.normal(size=(4, 1, 6, 6)).astype(np.float32)
     flips, tops, lefts = [True, False, True, False], [0, 6, 3, 6], [6, 0, 3, 6]
     got = as_dict(
         student.run(augment_and_keep, images, 3, flips, tops, lefts),
         "flip_and_crop",
-        keys=["out", "dtype", "unchanged"],
+        keys=["out", "dtype", "unchanged", "shares"],
     )
     want = reference_flip_and_crop(images, 3, flips, tops, lefts)
     expect_close(
@@ -417,6 +426,15 @@ def dtype_input_and_padding_three(student):
     expect_equal(got["dtype"], "torch.float32", "the dtype of the augmented batch")
     if not got["unchanged"]:
         fail("flip_and_crop changed the images it was given (flip or pad a copy)")
+    # padding 0 and no flip: nothing moves, but the result is still a new tensor
+    got = as_dict(
+        student.run(augment_and_keep, images, 0, [False] * 4, [0] * 4, [0] * 4),
+        "flip_and_crop",
+        keys=["out", "dtype", "unchanged", "shares"],
+    )
+    expect_close(as_array(got["out"], "the batch", shape=(4, 1, 6, 6)), images, "padding 0, no flip", rtol=0)
+    if got["shares"]:
+        fail("with padding 0 and no flip, flip_and_crop returned the images themselves; return a new tensor")
 
 
 # ---- exercise 7: shift_experiment (2 points) -----------------------------------------------------------
@@ -469,7 +487,7 @@ def shifts_in_every_direction(student):
 
 @hidden_test("shift_experiment", points=1)
 def a_zero_shift_and_the_margin(student):
-    """no shift gives zeros everywhere; margin 0 counts the border, where equivariance breaks"""
+    """no shift gives zeros (Python floats); margin 0 counts the border, where equivariance breaks"""
     rng = np.random.default_rng(812)
     x = rng.normal(size=(1, 1, 10, 10))
     weight = rng.normal(size=(2, 1, 3, 3))
@@ -481,6 +499,8 @@ def a_zero_shift_and_the_margin(student):
     for key, value in got.items():
         if abs(as_float(value, key)) > 1e-12:
             fail(f"with no shift, {key} should be 0")
+        if not isinstance(value, float):
+            fail(f"{key} should be a Python float (use .item()), not a {type(value).__name__}")
     expect_experiment(student, x, weight, 1, -2, 0, "margin 0 (the border included)")
     expect_experiment(student, x, weight, 2, 2, 1, "margin 1")
     # a single feature on the top row, shifted up out of the image: conv(shift(x)) is all zero, so

@@ -22,6 +22,11 @@ write_it_yourself(
 )
 
 
+def _expect_float(value, name):
+    if not isinstance(value, float):
+        fail(f"{name} should return a Python float, not a {type(value).__name__} (use float(...) or .item())")
+
+
 def _lrs(make_scheduler, steps, lr):
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     scheduler = make_scheduler(optimizer)
@@ -57,6 +62,7 @@ def warmup_then_cosine_like_sequential_lr(student):
         for t in range(40)
     ]
     expect_close(np.array(got), np.array(want), "the learning rates of steps 0..39", rtol=1e-6)
+    _expect_float(student.warmup_cosine_lr(20, 0.1, 10, 40, 0.01, 0.001), "warmup_cosine_lr")
 
 
 @visible_test(
@@ -69,6 +75,7 @@ def one_cycle_like_torch(student):
     want = _lrs(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=50), 50, 1.0)
     got = [as_float(student.one_cycle_lr(t, 1.0, 50), f"one_cycle_lr({t}, 1.0, 50)") for t in range(50)]
     expect_close(np.array(got), np.array(want), "the learning rates of steps 0..49", rtol=1e-6, atol=1e-12)
+    _expect_float(student.one_cycle_lr(30, 1.0, 50), "one_cycle_lr")
 
 
 # Scenarios: the student's functions work on objects (parameters with gradients, models, optimizers)
@@ -100,11 +107,16 @@ def loop_scenario(student, which):
     out = {}
     if which == "accumulate":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-        student.accumulated_step(model, optimizer, torch.nn.CrossEntropyLoss(), data)
+        loss = student.accumulated_step(model, optimizer, torch.nn.CrossEntropyLoss(), data)
+        out["loss_type"] = type(loss).__name__
     elif which == "train":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=8)
+        model.eval()  # as an earlier evaluation left it
+        modes = []  # at each forward pass: is every submodule in training mode?
+        model.register_forward_pre_hook(lambda *_: modes.append(all(m.training for m in model.modules())))
         student.train_loop(model, optimizer, scheduler, data, 2)
+        out["modes"] = modes
     elif which == "resume":
         optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
@@ -136,7 +148,8 @@ def loop_scenario(student, which):
             scheduler.step()
     else:
         lrs, losses = student.lr_range_test(model, data[:2], 1e-3, 10.0, 8)
-        out.update(lrs=[float(v) for v in lrs], losses=[float(v) for v in losses])
+        out.update(lrs=[float(v) for v in lrs], losses=[float(v) for v in losses],
+                   types=sorted({type(v).__name__ for v in [*lrs, *losses]}))
     out["state"] = model.state_dict()
     return out
 
@@ -196,19 +209,23 @@ def clips_two_gradients(student):
 )
 def three_micro_batches_equal_one_batch(student):
     """micro-batches of 2, 5 and 1 examples vs one batch of 8"""
-    got = as_dict(student.run(loop_scenario, "accumulate"), "the scenario", keys=["state"])
+    got = as_dict(student.run(loop_scenario, "accumulate"), "the scenario", keys=["state", "loss_type"])
     _expect_state(got["state"], _reference("accumulate"), "the weights after one accumulated step")
+    if got["loss_type"] not in ("float", "float64"):
+        fail(f"return the mean loss as a Python float (loss.item()), not a {got['loss_type']}")
 
 
 @visible_test(
     "train_loop",
-    hint="zero the gradients at every step, and step the scheduler after every "
-    "optimizer step, not once per epoch.",
+    hint="zero the gradients at every step, step the scheduler after every "
+    "optimizer step, not once per epoch, and train in training mode.",
 )
 def two_epochs_with_one_cycle(student):
     """2 epochs of 4 batches with OneCycleLR, against a correct loop"""
-    got = as_dict(student.run(loop_scenario, "train"), "the scenario", keys=["state"])
+    got = as_dict(student.run(loop_scenario, "train"), "the scenario", keys=["state", "modes"])
     _expect_state(got["state"], _reference("train"), "the weights after 2 epochs")
+    if not all(got["modes"]):
+        fail("the model arrived in evaluation mode and some forward passes ran in it: call model.train()")
 
 
 @visible_test(
@@ -232,10 +249,13 @@ def resume_a_dropout_run(student):
 )
 def a_short_range_test(student):
     """1e-3 to 10 over 8 steps on 2 batches"""
-    got = as_dict(student.run(loop_scenario, "range"), "the scenario", keys=["lrs", "losses", "state"])
+    keys = ["lrs", "losses", "types", "state"]
+    got = as_dict(student.run(loop_scenario, "range"), "the scenario", keys=keys)
     lrs, losses = got["lrs"], got["losses"]
     if len(lrs) != len(losses) or not lrs:
         fail(
             f"lrs and losses must be two lists of the same, nonzero length (got {len(lrs)} and {len(losses)})"
         )
     expect_close(np.array(lrs, dtype=float), 1e-3 * (1e4 ** (np.arange(len(lrs)) / 7)), "the learning rates")
+    if set(got["types"]) - {"float", "float64"}:
+        fail(f"record the rates and losses as Python floats (loss.item()), not {got['types']}")

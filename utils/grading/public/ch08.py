@@ -33,7 +33,7 @@ write_it_yourself("im2col", *CONV)
     "conv_output_size", hint="floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1"
 )
 def a_few_sizes(student):
-    """28 x 28 with 3x3 kernels: same padding, stride 2, dilation 2; a kernel that does not fit"""
+    """28 x 28 with 3x3 kernels: same padding, stride 2, dilation 2; a kernel that does not fit; bad input"""
     for args, want in [
         ((28, 3, 1, 1, 1), 28),
         ((28, 3, 2, 1, 1), 14),
@@ -45,7 +45,11 @@ def a_few_sizes(student):
             want,
             f"conv_output_size{args}",
         )
-    expect_raises(lambda: student.conv_output_size(3, 5), "ValueError", "conv_output_size(3, 5)")
+    for args, what in [((3, 5), "a kernel of 5 over 3 pixels"), ((5, 3, -1), "a negative stride"),
+                       ((5, 3.0), "a float kernel")]:
+        expect_raises(
+            lambda args=args: student.conv_output_size(*args), "ValueError", f"conv_output_size{args}: {what}"
+        )
 
 
 @visible_test(
@@ -146,6 +150,9 @@ def one_image_one_kernel(student):
         "shift_experiment(...)",
         keys=["equivariance", "change", "pooled_change"],
     )
+    for key, value in got.items():
+        if not isinstance(value, float):
+            fail(f"{key} should be a Python float (use .item()), not a {type(value).__name__}")
     if as_float(got["equivariance"], "equivariance") > 1e-12:
         fail("away from the border conv(shift(x)) and shift(conv(x)) should be equal; check both shifts")
     conv = F.conv2d(x, weight, padding=1)
