@@ -45,9 +45,9 @@ def kl_gradient_scenario(student, mu, log_var):
 
 @hidden_test("gaussian_kl", points=1)
 def kl_matches_torch_distributions(student):
-    """agrees with torch.distributions.kl_divergence for inputs of shapes [7, 3], [2, 4, 5] and [6]"""
+    """agrees with torch.distributions.kl_divergence for shapes [7, 3], [2, 4, 5], [6], [1, 5], [3, 1, 4]"""
     rng = np.random.default_rng(131)
-    for shape in [(7, 3), (2, 4, 5), (6,)]:
+    for shape in [(7, 3), (2, 4, 5), (6,), (1, 5), (3, 1, 4)]:  # axes of size 1 must stay
         mu, log_var = rng.normal(size=shape) * 2, rng.normal(size=shape) * 1.5
         got = as_array(
             student.gaussian_kl(torch.tensor(mu), torch.tensor(log_var)),
@@ -62,7 +62,7 @@ def kl_matches_torch_distributions(student):
 
 @hidden_test("gaussian_kl", points=1)
 def kl_edges_and_dtype(student):
-    """zero at the prior, extreme log-variances, float32 inputs, one latent dimension, and gradients"""
+    """zero at the prior, extreme log-variances (float32 too), float32 kept, one latent axis, gradients"""
     zeros = torch.zeros(3, 4, dtype=torch.float64)
     expect_close(
         as_array(student.gaussian_kl(zeros, zeros), "gaussian_kl at the prior", shape=(3,)),
@@ -77,6 +77,18 @@ def kl_edges_and_dtype(student):
         _reference_kl(mu, log_var).numpy(),
         "the KL with very small and very large variances",
         rtol=1e-9,
+    )
+    tiny = [[0.5, -1.0], [0.0, 2.0]], [[-120.0, 3.0], [-200.0, 0.0]]  # sigma^2 underflows to 0 in float32
+    got = as_tensor(
+        student.gaussian_kl(torch.tensor(tiny[0]), torch.tensor(tiny[1])),
+        "gaussian_kl of float32 inputs with log_var = -120 and -200",
+        shape=(2,),
+    )
+    expect_close(
+        got.double().numpy(),
+        _reference_kl(np.array(tiny[0]), np.array(tiny[1])).numpy(),
+        "the KL of float32 inputs with log_var = -120 and -200 (use log_var itself, not log(sigma^2))",
+        rtol=1e-6,
     )
     single = student.gaussian_kl(torch.tensor([[1.5], [-0.5]]), torch.tensor([[0.3], [-1.0]]))
     got = as_tensor(single, "gaussian_kl of float32 inputs [2, 1]", shape=(2,))
@@ -190,7 +202,7 @@ def vae_loss_scenario(student, logits, x, mu, log_var, beta):
 
 @hidden_test("vae_loss", points=1)
 def loss_of_image_batches(student):
-    """image batches [6, 1, 5, 5] and flat [3, 10], beta 1, 0.25 and 4"""
+    """image batches [6, 1, 5, 5] and flat [3, 10], beta 1, 0.25 and 4, logits up to +-100"""
     rng = np.random.default_rng(134)
     for shape, latent, beta in [((6, 1, 5, 5), 4, 1.0), ((3, 10), 2, 0.25), ((6, 1, 5, 5), 3, 4.0)]:
         logits, x = rng.normal(size=shape) * 3, rng.uniform(size=shape)
@@ -207,6 +219,17 @@ def loss_of_image_batches(student):
             f"the loss for images of shape {shape} with beta = {beta}",
             rtol=1e-9,
         )
+    # a confident decoder: sigmoid(+-60) rounds to exactly 1 or 0, the loss must not
+    big = torch.tensor([[60.0, -60.0, 60.0, 0.5], [-45.0, 80.0, -100.0, 2.0]], dtype=torch.float64)
+    pixels = torch.tensor([[0.0, 1.0, 0.3, 1.0], [0.7, 0.0, 1.0, 0.0]], dtype=torch.float64)
+    zeros = torch.zeros(2, 2, dtype=torch.float64)
+    got = as_float(student.vae_loss(big, pixels, zeros, zeros), "vae_loss(...) with large logits")
+    expect_close(
+        got,
+        _reference_vae_loss(big, pixels, zeros, zeros, 1.0),
+        "the loss for logits up to +-100 (use the logits, not sigmoid probabilities)",
+        rtol=1e-9,
+    )
     # beta left out: its default is 1
     got = as_float(
         student.vae_loss(torch.tensor(logits), torch.tensor(x), torch.tensor(mu), torch.tensor(log_var)),
@@ -273,7 +296,7 @@ def auc_matches_scikit_learn(student):
 
 @hidden_test("roc_auc", points=1)
 def auc_ties_extremes_and_errors(student):
-    """ties count one half, perfect and reversed separation, and empty inputs raise ValueError"""
+    """ties count one half, infinite scores, perfect and reversed separation, empty inputs raise ValueError"""
     rng = np.random.default_rng(137)
     normal = rng.integers(0, 4, size=30).astype(float)  # many ties
     anomaly = rng.integers(1, 5, size=11).astype(float)
@@ -306,6 +329,12 @@ def auc_ties_extremes_and_errors(student):
         0.0,
         "the AUC when every anomaly scores lower",
         atol=1e-12,
+    )
+    expect_close(
+        as_float(student.roc_auc(np.array([1.0, np.inf, -np.inf]), np.array([np.inf, 2.0])), "roc_auc"),
+        (2.5 + 2.0) / 6,
+        "the AUC with infinite scores (inf against inf is a tie)",
+        rtol=1e-12,
     )
     expect_raises(
         lambda: student.roc_auc(np.array([]), np.array([1.0])), "ValueError", "roc_auc with no normal score"
@@ -434,9 +463,14 @@ def penalty_trains_the_critic(student):
 # ---- exercise 6: gan_step (3 points) -------------------------------------------------------------
 
 
-def gan_step_scenario(student, g_state, d_state, reals, noises, lr):
-    """The student's step, run len(reals) times on our small G and D with SGD; what it returns and changes."""
-    generator = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).double()
+def gan_step_scenario(student, g_state, d_state, reals, noises, lr, norm):
+    """The student's step, run len(reals) times on our small G and D with SGD; what it returns and changes.
+
+    With norm, the generator holds a batch norm: each forward pass in training mode updates its statistics.
+    """
+    middle = [torch.nn.BatchNorm1d(8)] if norm else []
+    generator = torch.nn.Sequential(torch.nn.Linear(3, 8), *middle, torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    generator = generator.double()
     discriminator = torch.nn.Sequential(
         torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
     ).double()
@@ -450,9 +484,11 @@ def gan_step_scenario(student, g_state, d_state, reals, noises, lr):
     return {"losses": losses, "g_state": generator.state_dict(), "d_state": discriminator.state_dict()}
 
 
-def _gan_models(seed):
+def _gan_models(seed, norm=False):
     rng = np.random.default_rng(seed)
-    generator = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)).double()
+    middle = [torch.nn.BatchNorm1d(8)] if norm else []
+    generator = torch.nn.Sequential(torch.nn.Linear(3, 8), *middle, torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    generator = generator.double()
     discriminator = torch.nn.Sequential(
         torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)
     ).double()
@@ -486,12 +522,13 @@ def _reference_gan(generator, discriminator, reals, noises, lr):
     return losses, generator.state_dict(), discriminator.state_dict()
 
 
-def _run_gan_case(student, seed, steps):
-    generator, discriminator, reals, noises = _gan_models(seed)
+def _run_gan_case(student, seed, steps, norm=False):
+    generator, discriminator, reals, noises = _gan_models(seed, norm)
     g_state = {k: v.clone() for k, v in generator.state_dict().items()}
     d_state = {k: v.clone() for k, v in discriminator.state_dict().items()}
     got = as_dict(
-        student.run(gan_step_scenario, g_state, d_state, reals[:steps], noises[:steps], 0.5), "the scenario"
+        student.run(gan_step_scenario, g_state, d_state, reals[:steps], noises[:steps], 0.5, norm),
+        "the scenario",
     )
     want = _reference_gan(generator, discriminator, reals[:steps], noises[:steps], 0.5)
     return got, want, g_state
@@ -533,8 +570,8 @@ def one_step_updates_the_discriminator_and_returns_the_losses(student):
 
 @hidden_test("gan_step", points=1)
 def three_steps_in_a_row(student):
-    """three steps with the same optimisers end where the reference does (no gradients left over)"""
-    got, (losses_want, g_want, d_want), _ = _run_gan_case(student, 1393, 3)
+    """three steps in a row end where the reference does (no gradients left over); G has a batch norm"""
+    got, (losses_want, g_want, d_want), _ = _run_gan_case(student, 1393, 3, norm=True)
     for label, returned, want in (
         ("generator", got["g_state"], g_want),
         ("discriminator", got["d_state"], d_want),
@@ -544,7 +581,7 @@ def three_steps_in_a_row(student):
             expect_close(
                 as_array(state[name], name),
                 value.numpy(),
-                f"the {label}'s {name} after three steps",
+                f"the {label}'s {name} after three steps (one generator forward pass per step)",
                 rtol=1e-9,
             )
     expect_close(
@@ -590,10 +627,10 @@ def the_measured_error_is_reproduced(student):
     """the error after 0, 40 and 150 steps with latent 1 and 2, lr 0.01 and 0.03, as the recipe gives"""
     points = _moons(7)
     for latent, steps, lr, seed in [(1, 0, 0.01, 3), (1, 40, 0.03, 1), (2, 150, 0.01, 2)]:
-        got = as_float(
-            student.moons_autoencoder_error(points, latent, steps, lr=lr, seed=seed),
-            "moons_autoencoder_error(...)",
-        )
+        value = student.moons_autoencoder_error(points, latent, steps, lr=lr, seed=seed)
+        if not isinstance(value, float):
+            fail(f"moons_autoencoder_error should return a Python float, got {type(value).__name__}")
+        got = as_float(value, "moons_autoencoder_error(...)")
         expect_close(
             got,
             _reference_moons(points, latent, steps, lr, seed),

@@ -65,7 +65,7 @@ def matches_the_closed_form_on_batches_of_any_rank(student):
 
 @hidden_test("noisy_sample", points=1)
 def float32_inputs_and_no_mutation(student):
-    """float32 images stay float32, and the given tensors are unchanged"""
+    """float32 images stay float32 (a float64 alpha_bar_t too), and the given tensors are unchanged"""
     rng = np.random.default_rng(2)
     x0 = rng.normal(size=(3, 1, 4, 4)).astype(np.float32)
     noise = rng.normal(size=(3, 1, 4, 4)).astype(np.float32)
@@ -76,6 +76,16 @@ def float32_inputs_and_no_mutation(student):
         fail(f"noisy_sample should keep x0's dtype float32, but returned {result.dtype}")
     if any(got["changed"]):
         fail("noisy_sample changed one of the tensors it was given")
+    mixed = as_tensor(
+        student.noisy_sample(torch.tensor(x0), torch.tensor(a, dtype=torch.float64), torch.tensor(noise)),
+        "noisy_sample(...) with a float64 alpha_bar_t",
+        shape=(3, 1, 4, 4),
+    )
+    if mixed.dtype != torch.float32:
+        fail(
+            f"with float32 images and a float64 alpha_bar_t, noisy_sample should return x0's dtype "
+            f"float32, but returned {mixed.dtype}"
+        )
     view = torch.tensor(a, dtype=torch.float64).reshape(-1, 1, 1, 1)
     expect_close(
         result,
@@ -92,7 +102,7 @@ def float32_inputs_and_no_mutation(student):
 
 @hidden_test("alpha_bar_from_betas", points=1)
 def cumulative_products_of_real_schedules(student):
-    """the linear and cosine schedules of 1000 steps, and a single step, float64 kept; betas unchanged"""
+    """linear and cosine schedules of 1000 steps, a single step; float64 and float32 kept; betas unchanged"""
     for name, betas in [
         ("linear", torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)),
         ("cosine", cosine_betas(1000)),
@@ -106,6 +116,11 @@ def cumulative_products_of_real_schedules(student):
         if got.dtype != torch.float64:
             fail(f"alpha_bar_from_betas should keep the betas' dtype float64, but returned {got.dtype}")
         expect_close(got, alpha_bar_of(betas), f"alpha_bar for the {name} schedule", rtol=1e-9, atol=1e-300)
+    betas32 = cosine_betas(50).float()
+    got = as_tensor(student.alpha_bar_from_betas(betas32.clone()), "alpha_bar for float32 betas", shape=(50,))
+    if got.dtype != torch.float32:
+        fail(f"alpha_bar_from_betas should keep the betas' dtype float32, but returned {got.dtype}")
+    expect_close(got, alpha_bar_of(betas32), "alpha_bar for float32 betas", rtol=1e-5)
     betas = cosine_betas(50).numpy()
     got = as_dict(student.run(call_and_return_inputs, "alpha_bar_from_betas", [betas]), "the scenario")
     if any(got["changed"]):
@@ -198,7 +213,7 @@ def the_last_step_adds_no_noise(student):
 
 @hidden_test("ddpm_step", points=1)
 def the_posterior_variance_and_a_short_schedule(student):
-    """beta-tilde, not beta, is the variance; float32 kept, the schedule in float64 near t = 0"""
+    """beta-tilde, not beta, is the variance; float32 kept; a float64 schedule near t = 0, from any betas"""
     betas = torch.tensor([0.2, 0.4, 0.6, 0.8], dtype=torch.float64)
     x_t = torch.zeros(1, 5, dtype=torch.float32)
     eps = torch.zeros(1, 5, dtype=torch.float32)
@@ -215,18 +230,20 @@ def the_posterior_variance_and_a_short_schedule(student):
             atol=1e-6,
         )
     rng = np.random.default_rng(18)
-    betas = cosine_betas(1000)
-    for t in (1, 2):  # 1 - alpha_bar is about 1e-4 here: a float32 schedule keeps few of its digits
-        x_t = torch.zeros(2, 8, dtype=torch.float32)  # so the result is small and its relative error shows
-        eps, noise = (torch.tensor(rng.normal(size=(2, 8)), dtype=torch.float32) for _ in range(2))
-        got = as_tensor(student.ddpm_step(x_t, eps, t, betas, noise), f"ddpm_step at t = {t}", shape=(2, 8))
-        expect_close(
-            got,
-            ddpm_reference(x_t.double(), eps.double(), t, betas, noise.double()),
-            f"ddpm_step of float32 zeros at t = {t} of a float64 cosine schedule",
-            rtol=1e-5,
-            atol=1e-8,
-        )
+    for betas, kind in [(cosine_betas(1000), "float64"), (cosine_betas(1000).float(), "float32")]:
+        for t in (1, 2):  # 1 - alpha_bar is about 1e-4 here: a float32 schedule keeps few of its digits
+            x_t = torch.zeros(2, 8, dtype=torch.float32)  # the result is small: its relative error shows
+            eps, noise = (torch.tensor(rng.normal(size=(2, 8)), dtype=torch.float32) for _ in range(2))
+            got = as_tensor(
+                student.ddpm_step(x_t, eps, t, betas.clone(), noise), f"ddpm_step at t = {t}", shape=(2, 8)
+            )
+            expect_close(
+                got,
+                ddpm_reference(x_t.double(), eps.double(), t, betas.double(), noise.double()),
+                f"ddpm_step of float32 zeros at t = {t} of a {kind} cosine schedule",
+                rtol=1e-5,
+                atol=1e-8,
+            )
 
 
 # ---- exercise 4: ddim_step (2 points) ------------------------------------------------------------------
@@ -302,9 +319,9 @@ def one_scale_for_all(student):
 
 @hidden_test("guided_eps", points=1)
 def one_scale_per_example(student):
-    """a tensor w [N] scales each example, also when N equals the images' width; float32 kept"""
+    """a tensor w [N] scales each example of 4-D, 3-D and 2-D batches; float32 kept, inputs kept"""
     rng = np.random.default_rng(8)
-    for shape in [(28, 1, 28, 28), (5, 3)]:  # a [28] w would broadcast silently over a 28-wide last axis
+    for shape in [(28, 1, 28, 28), (4, 6, 3), (5, 3)]:  # a [28] w would broadcast over a 28-wide last axis
         cond, uncond = torch.tensor(rng.normal(size=shape)), torch.tensor(rng.normal(size=shape))
         w = torch.tensor(rng.uniform(0, 4, size=shape[0]))
         got = as_tensor(
@@ -312,6 +329,15 @@ def one_scale_per_example(student):
         )
         view = w.reshape(-1, *[1] * (len(shape) - 1))
         expect_close(got, (1 + view) * cond - view * uncond, f"guided_eps with w per example, shape {shape}")
+    args = [cond.numpy(), uncond.numpy(), w.numpy()]
+    got = as_dict(student.run(call_and_return_inputs, "guided_eps", args), "the scenario")
+    if any(got["changed"]):
+        fail("guided_eps with a w per example changed one of the tensors it was given")
+    expect_close(
+        as_tensor(got["result"], "guided_eps with w per example", shape=shape),
+        (1 + view) * cond - view * uncond,
+        "guided_eps with w per example (scenario)",
+    )
     got = as_tensor(student.guided_eps(cond.float(), uncond.float(), w), "guided_eps on float32", shape=shape)
     if got.dtype != torch.float32:
         fail(f"guided_eps should keep eps_cond's dtype float32 (w is float64 here), but returned {got.dtype}")
@@ -473,6 +499,10 @@ def checked_experiment(student, x_T, m, s, alpha_bar, steps_list):
     )
     if [int(k) for k in as_list(got["steps"], "steps", length=len(steps_list))] != list(steps_list):
         fail("result['steps'] should be the steps_list you were given, in order")
+    for key in ("mean", "std"):
+        for value in as_list(got[key], key, length=len(steps_list)):
+            if not isinstance(value, float):
+                fail(f"result['{key}'] should hold Python floats, but holds a {type(value).__name__}")
     return (
         as_array(as_list(got["mean"], "mean", length=len(steps_list)), "mean", kind="float"),
         as_array(as_list(got["std"], "std", length=len(steps_list)), "std", kind="float"),
@@ -493,10 +523,10 @@ def cosine_schedule_from_few_to_all_steps(student):
 
 @hidden_test("ddim_gaussian_experiment", points=1)
 def linear_schedule_and_an_unsorted_list(student):
-    """m = 2, s = 0.1, linear schedule of 300 steps, counts given out of order"""
+    """m = 2, s = 0.1, linear schedule of 300 steps, counts given out of order (131: float64 linspace)"""
     ab = alpha_bar_of(torch.linspace(1e-4, 0.05, 300, dtype=torch.float64))
     x_T = torch.tensor(np.random.default_rng(16).normal(size=500))
-    steps_list = [300, 2, 17, 300, 5]
+    steps_list = [300, 2, 17, 131, 300, 5]  # a float32 linspace rounds two of 131's steps the other way
     means, stds = checked_experiment(student, x_T, 2.0, 0.1, ab, steps_list)
     want = experiment_reference(x_T, 2.0, 0.1, ab, steps_list)
     expect_close(means, want["mean"], "the sample means", rtol=1e-6, atol=1e-9)

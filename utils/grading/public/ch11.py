@@ -53,12 +53,18 @@ def three_queries_two_keys_with_a_mask(student):
     hint="tril(ones(T, T)) for the causal part; keys j < lengths[b]; combine with &, shape [B, 1, T, T].",
 )
 def two_sequences_of_length_3_and_2(student):
-    """lengths [3, 2], T = 3"""
+    """lengths [3, 2], T = 3, then lengths [2], T = 3"""
     got = as_array(
         student.causal_padding_mask(torch.tensor([3, 2]), 3), "the mask", shape=(2, 1, 3, 3), kind="bool"
     )
     want = [[[[1, 0, 0], [1, 1, 0], [1, 1, 1]]], [[[1, 0, 0], [1, 1, 0], [1, 1, 0]]]]
     expect_equal(got.astype(int).tolist(), want, "causal_padding_mask([3, 2], 3)")
+    got = as_array(
+        student.causal_padding_mask(torch.tensor([2]), 3), "the mask", shape=(1, 1, 3, 3), kind="bool"
+    )
+    expect_equal(
+        got.astype(int).tolist(), [want[1]], "causal_padding_mask([2], 3): T is longer than the sequence"
+    )
 
 
 def _mhsa_forward(student, state, x, mask):
@@ -177,6 +183,8 @@ def std_grows_like_sqrt_dk(student):
         "softmax_saturation(64)",
         keys=["score_std", "max_weight_raw", "max_weight_scaled"],
     )
+    if not all(isinstance(value, float) for value in got.values()):
+        fail("the three numbers should be Python floats (use .item() or float(...)), not tensors")
     std = as_float(got["score_std"], "score_std")
     if not 7.6 < std < 8.4:
         fail(

@@ -27,6 +27,13 @@ def kl_of_two_rows(student):
     got = as_array(student.gaussian_kl(mu, log_var), "gaussian_kl(mu, log_var)", shape=(2,))
     want = [0.0, 0.5 * (1.0 + 0.0) + 0.5 * (1.0 + 4.0 - 1.0 - math.log(4.0))]
     expect_close(got, np.array(want), "the KL of each row")
+    tiny = student.gaussian_kl(torch.zeros(1, 1), torch.tensor([[-120.0]]))  # float32: sigma^2 rounds to 0
+    expect_close(
+        as_array(tiny, "gaussian_kl with log_var = -120", shape=(1,)),
+        np.array([59.5]),
+        "the KL with log_var = -120 in float32 (0.5 * (0 + 0 - 1 + 120))",
+        rtol=1e-6,
+    )
 
 
 def _kl_grads(student, mu, log_var):
@@ -96,6 +103,12 @@ def loss_of_two_tiny_images(student):
     for beta in (1.0, 2.0):
         got = as_float(student.vae_loss(logits, x, mu, log_var, beta=beta), f"vae_loss(..., beta={beta})")
         expect_close(got, reconstruction + beta * 0.25, f"the loss with beta = {beta}")
+    confident = torch.tensor([[60.0, -60.0]], dtype=torch.float64)  # sigmoid rounds to 1 and 0
+    got = as_float(
+        student.vae_loss(confident, torch.tensor([[0.0, 1.0]], dtype=torch.float64), mu[:1] * 0, log_var[:1]),
+        "vae_loss(...) with logits +-60",
+    )
+    expect_close(got, 120.0, "the loss of logits (60, -60) for pixels (0, 1): 60 each", rtol=1e-9)
 
 
 @visible_test(
@@ -198,7 +211,9 @@ def untrained_and_trained_errors(student):
     )
     with torch.no_grad():
         want = float((model(points) - points).square().sum(dim=1).mean())
-    before = as_float(student.moons_autoencoder_error(points, 1, 0), "the error after 0 steps")
+    before = student.moons_autoencoder_error(points, 1, 0)
+    if not isinstance(before, float):
+        fail(f"moons_autoencoder_error should return a Python float, got {type(before).__name__}")
     expect_close(before, want, "the error of the untrained network (0 steps)", rtol=1e-5)
     after = as_float(student.moons_autoencoder_error(points, 1, 50), "the error after 50 steps")
     if not after < before:

@@ -32,6 +32,9 @@ def two_images_two_noise_levels(student):
     got = as_tensor(student.noisy_sample(x0, a, noise), "noisy_sample(...)", shape=(2, 2, 2))
     want = torch.stack([x0[0], 0.5 * x0[1] + math.sqrt(0.75) * noise[1]])
     expect_close(got, want, "noisy_sample(x0, alpha_bar_t, noise)")
+    got = as_tensor(student.noisy_sample(x0.float(), a, noise.float()), "noisy_sample(...)", shape=(2, 2, 2))
+    if got.dtype != torch.float32:
+        fail(f"float32 images with a float64 alpha_bar_t should give float32, not {got.dtype}")
 
 
 @visible_test("alpha_bar_from_betas", hint="alpha_bar[t] is the product of (1 - beta) up to and including t.")
@@ -40,6 +43,9 @@ def three_betas(student):
     betas = torch.tensor([0.1, 0.2, 0.5], dtype=torch.float64)
     got = as_tensor(student.alpha_bar_from_betas(betas), "alpha_bar_from_betas(betas)", shape=(3,))
     expect_close(got, [0.9, 0.72, 0.36], "alpha_bar_from_betas([0.1, 0.2, 0.5])")
+    got = as_tensor(student.alpha_bar_from_betas(betas.float()), "alpha_bar_from_betas(betas)", shape=(3,))
+    if got.dtype != torch.float32:
+        fail(f"float32 betas should give a float32 alpha_bar, not {got.dtype}")
     expect_raises(
         lambda: student.alpha_bar_from_betas(torch.tensor([0.1, 1.0])), "ValueError", "a beta equal to 1"
     )
@@ -162,6 +168,8 @@ def one_step_and_many_on_a_short_schedule(student):
     v = a * 0.25 + 1 - a
     x0 = 1.0 + 0.25 * math.sqrt(a) * (x_T - math.sqrt(a)) / v
     means, stds = as_list(got["mean"], "mean", length=2), as_list(got["std"], "std", length=2)
+    if not all(isinstance(v, float) for v in means + stds):
+        fail("the means and standard deviations should be Python floats (float(...)), not tensors")
     expect_close(as_float(means[0], "the mean after 1 step"), float(x0.mean()), "the mean after 1 step")
     expect_close(as_float(stds[0], "the std after 1 step"), float(x0.std()), "the std after 1 step")
     if not abs(as_float(stds[1], "the std after 10 steps") - float(x0.std())) > 1e-6:
