@@ -9,6 +9,7 @@ Chromium from a bare page that stands in for the widget manager, at phone and de
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -37,7 +38,7 @@ def _batch(n=128, features=40, classes=5, seed=0):
 @pytest.fixture(scope="module")
 def payload():
     x, y = _batch()
-    return init_explorer_data(x, y, depth=20, width=64, dataset="random")
+    return init_explorer_data(x, y, depths=(5, 10, 20), width=64, dataset="random")
 
 
 def test_stack_shape_init_and_seed():
@@ -92,15 +93,19 @@ def test_histogram_counts_everything_once():
 def test_payload_structure(payload):
     assert [a for a, _ in payload["activations"]] == ["tanh", "relu", "gelu"]
     assert [i for i, _ in payload["inits"]] == ["small", "lecun", "xavier", "he"]
-    assert payload["start"] == ["tanh", "xavier"] and payload["depth"] == 20 and payload["batch"] == 128
+    assert payload["start"] == ["tanh", "xavier"] and payload["batch"] == 128
+    assert payload["depths"] == [5, 10, 20] and payload["depth"] == 20
     assert len(payload["settings"]) == 12
     for key, setting in payload["settings"].items():
-        for q in ("act", "grad"):
-            assert len(setting[f"{q}_std"]) == 20, key
-            assert len(setting[f"{q}_hist"]) == 20 and all(
-                len(h) == payload["bins"] + 2 for h in setting[f"{q}_hist"]
-            ), key
-            assert setting[f"{q}_limit"] > 0, key
+        assert set(setting["shallower"]) == {"5", "10"}, key
+        stacks = [(20, setting)] + [(int(d), grads) for d, grads in setting["shallower"].items()]
+        for depth, stack in stacks:
+            for q in ("act", "grad") if depth == 20 else ("grad",):
+                assert len(stack[f"{q}_std"]) == depth, key
+                assert len(stack[f"{q}_hist"]) == depth and all(
+                    len(h) == payload["bins"] + 2 for h in stack[f"{q}_hist"]
+                ), key
+                assert stack[f"{q}_limit"] > 0, key
     assert json.loads(json.dumps(payload)) == payload
     assert len(json.dumps(payload)) < MAX_PAYLOAD_BYTES
 
@@ -114,12 +119,29 @@ def test_payload_shows_what_the_chapter_teaches(payload):
     assert small[-1] < 1e-10 * small[0]
 
 
+@pytest.mark.parametrize("setting", ["relu|xavier", "tanh|small", "gelu|he"])
+def test_shallower_stacks_are_measured_on_their_own(payload, setting):
+    """A 5-layer stack's activations are the first 5 of the deepest stack's (the same weights), so
+    the payload keeps them once; its gradients, measured on a fresh 5-layer stack, are kept apart."""
+    activation, init = setting.split("|")
+    fresh = layer_statistics(
+        *_batch(), activation=activation, init=init, depth=5, width=64, with_histograms=True
+    )
+    rounded = init_explorer._rounded(fresh)
+    deepest = payload["settings"][setting]
+    assert rounded["act_std"] == deepest["act_std"][:5] and rounded["act_hist"] == deepest["act_hist"][:5]
+    assert deepest["shallower"]["5"] == {k: v for k, v in rounded.items() if k.startswith("grad")}
+    assert rounded["grad_std"][0] != deepest["grad_std"][0]  # layer 1 of 5 is not layer 1 of 20
+
+
 def test_widget_refuses_a_foreign_payload_and_ships_the_prelude(payload):
     assert InitExplorer(payload).data == payload
     with pytest.raises(ValueError, match="missing"):
         InitExplorer({"settings": {}})
     with pytest.raises(ValueError, match="start="):
-        init_explorer_data(*_batch(n=8, features=3, classes=2), activations=("relu",), depth=2, width=4)
+        init_explorer_data(*_batch(n=8, features=3, classes=2), activations=("relu",), depths=(2,), width=4)
+    with pytest.raises(ValueError, match="at least one depth"):
+        init_explorer_data(*_batch(n=8, features=3, classes=2), depths=(), width=4)
     assert "bookUI" in InitExplorer._esm and "export default" in InitExplorer._esm
     source = JS.read_text(encoding="utf-8")
     assert "http://" not in source and "https://" not in source  # nothing fetched at runtime
@@ -129,7 +151,11 @@ NODE_SCRIPT = """
 import * as w from "./init_explorer.mjs";
 console.log(JSON.stringify({
   key: w.settingKey("relu", "he"),
-  fmt: [w.formatStd(0), w.formatStd(null), w.formatStd(0.5), w.formatStd(2.3e-7), w.formatStd(12345)],
+  stack: w.stackAt({ act_std: [1, 2, 3], act_hist: [[1], [2], [3]], act_limit: 9, grad_std: [4, 5, 6],
+    grad_hist: [[4], [5], [6]], grad_limit: 8, shallower: { 2: { grad_std: [7, 8], grad_hist: [[7], [8]],
+    grad_limit: 0.5 } } }, 2, 3),
+  ticks: [5, 10, 20, 50].map(w.layerTicks),
+  fmt: [0, null, 0.5, 2.3e-7, 12345, 850].map(w.formatStd),
   range: w.decadeRange([0, 3e-7, 0.5, 2.0, null]),
   kinds: [w.describe([1, 0.9, 1.1], "x").kind, w.describe([1, 0.01], "x").kind,
           w.describe([1, 50], "x").kind, w.describe([1, 0], "x").kind, w.describe([1, null], "x").kind],
@@ -146,7 +172,10 @@ def test_javascript_helpers(tmp_path):
     )
     out = json.loads(result.stdout)
     assert out["key"] == "relu|he"
-    assert out["fmt"] == ["0", "inf/NaN", "0.50", "2.3e-7", "1.2e4"]
+    assert out["stack"] == {"act_std": [1, 2], "act_hist": [[1], [2]], "act_limit": 9,
+                            "grad_std": [7, 8], "grad_hist": [[7], [8]], "grad_limit": 0.5}
+    assert out["ticks"] == [[1, 2, 3, 4, 5], [1, 2, 4, 6, 8, 10], [1, 5, 10, 15, 20], [1, 10, 20, 30, 40, 50]]
+    assert out["fmt"] == ["0", "inf/NaN", "0.50", "2.3e-7", "1.2e4", "8.5e2"]
     assert out["range"] == [-7, 1]
     assert out["kinds"] == ["stable", "shrinks", "grows", "underflow", "overflow"]
 
@@ -181,3 +210,53 @@ def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload
         std = float(readout.get_attribute("data-std"))
         assert std == pytest.approx(payload["settings"]["relu|small"]["grad_std"][6], rel=1e-9)
         watcher.assert_clean("init explorer widget")
+
+
+def _shown_numbers(readout):
+    """{layer: std} as the readout prints them ("layer 3: std 0.25  ·  layer 1: ...")."""
+    pairs = re.findall(r"layer (\d+): (?:std )?(\S+)", readout.inner_text())
+    return {int(layer): float(v) for layer, v in pairs}
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_depth_choice_redraws_with_that_depths_numbers(browser, tmp_path, payload, width):
+    """Choosing a depth draws that stack: its own gradients, the deepest stack's first activations."""
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-init")
+        slider, readout = root.locator("input[name=layer]"), root.locator(".readout")
+        verdict = root.locator("div[data-kind]")
+        depth_button = {d: root.get_by_role("button", name=str(d), exact=True) for d in payload["depths"]}
+        assert depth_button[20].get_attribute("aria-pressed") == "true"  # the deepest stack first
+        assert slider.get_attribute("max") == "20" and readout.get_attribute("data-depth") == "20"
+        root.get_by_role("button", name="ReLU").click()  # with Xavier: the variance halves at every layer
+        root.get_by_role("button", name="gradients").click()
+        assert verdict.get_attribute("data-kind") == "grows"
+        before = root.locator("canvas").evaluate_all("cs => cs.map(c => c.toDataURL())")
+
+        depth_button[5].click()
+        assert depth_button[5].get_attribute("aria-pressed") == "true"
+        assert depth_button[20].get_attribute("aria-pressed") == "false"
+        after = root.locator("canvas").evaluate_all("cs => cs.map(c => c.toDataURL())")
+        assert after[0] != before[0] and after[1] != before[1]  # both the spreads and the histogram
+        assert slider.get_attribute("max") == "5" and readout.get_attribute("data-depth") == "5"
+        grads = payload["settings"]["relu|xavier"]["shallower"]["5"]["grad_std"]
+        assert grads[0] != payload["settings"]["relu|xavier"]["grad_std"][0]
+        assert float(readout.get_attribute("data-std")) == pytest.approx(grads[0], rel=1e-9)
+        shown = _shown_numbers(readout)
+        assert set(shown) == {1, 5}
+        assert shown[1] == pytest.approx(grads[0], rel=0.06) and shown[5] == pytest.approx(grads[4], rel=0.06)
+        assert verdict.get_attribute("data-kind") == "stable"  # five layers do not yet show the trend
+
+        root.get_by_role("button", name="activations").click()
+        slider.evaluate("el => { el.value = 4; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+        acts = payload["settings"]["relu|xavier"]["act_std"]
+        assert float(readout.get_attribute("data-std")) == pytest.approx(acts[3], rel=1e-9)
+        shown = _shown_numbers(readout)
+        assert shown[4] == pytest.approx(acts[3], rel=0.06) and shown[5] == pytest.approx(acts[4], rel=0.06)
+
+        depth_button[20].click()  # the layer stays where it was; the last layer is now 20
+        assert slider.get_attribute("max") == "20" and readout.get_attribute("data-layer") == "4"
+        assert _shown_numbers(readout)[20] == pytest.approx(acts[19], rel=0.06)
+        assert verdict.get_attribute("data-kind") == "shrinks"
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        watcher.assert_clean("init explorer widget, depth choice")

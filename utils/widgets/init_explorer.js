@@ -1,9 +1,9 @@
 // Initialisation explorer: the spread of the activations (or of their gradients) in every
-// layer of a deep stack, for a choice of activation and initialisation, and the histogram
-// of one layer. The numbers were measured in Python by real forward and backward passes
-// (init_explorer.py); this file only draws and switches between them.
+// layer of a deep stack, for a choice of activation, initialisation and depth, and the
+// histogram of one layer. The numbers were measured in Python by real forward and backward
+// passes (init_explorer.py); this file only draws and switches between them.
 
-const { PALETTE, styled: element, scalableCanvas, mount } = bookUI; // the shared prelude (prelude.js)
+const { PALETTE, styled: element, scalableCanvas, mount, niceTicks } = bookUI; // the shared prelude (prelude.js)
 const GRID = PALETTE.grid;
 const WARN = PALETTE.warn;
 const GOOD = PALETTE.good;
@@ -20,12 +20,29 @@ export function settingKey(activation, init) {
   return `${activation}|${init}`;
 }
 
+/** The numbers of the `depth`-layer stack of one setting, in the shape of the deepest one's.
+ *  A shallower stack has the same first layers (the same weights), so its activations are the
+ *  deepest stack's first `depth`; its gradients were measured on it, since they flow back
+ *  from its own output. */
+export function stackAt(setting, depth, deepest) {
+  const grad = depth === deepest ? setting : setting.shallower[depth];
+  return {
+    act_std: setting.act_std.slice(0, depth), act_hist: setting.act_hist.slice(0, depth), act_limit: setting.act_limit,
+    grad_std: grad.grad_std, grad_hist: grad.grad_hist, grad_limit: grad.grad_limit,
+  };
+}
+
+/** Layer numbers to label on an axis of `depth` layers: the first, then round steps. */
+export function layerTicks(depth) {
+  return [1, ...niceTicks(0, depth, 5).filter((layer) => layer > 1 && layer <= depth)];
+}
+
 /** A spread as text: 2 significant digits in exponent form, "0" for an underflow, "inf/NaN" for null. */
 export function formatStd(v) {
   if (v === null || v === undefined) return "inf/NaN";
   if (v === 0) return "0";
-  if (v >= 0.01 && v < 1000) return v.toPrecision(2);
-  return v.toExponential(1).replace("e+", "e");
+  const text = v >= 0.01 && v < 100 ? v.toPrecision(2) : v.toExponential(1);
+  return text.replace("e+", "e"); // toPrecision, too, writes 850 as "8.5e+2"
 }
 
 /** Whole decades [lo, hi] (log10) that hold every positive value, at least 2 apart. */
@@ -71,7 +88,7 @@ function makeCanvas(height, label) {
 
 function render({ model, el }) {
   const data = model.get("data");
-  const state = { activation: data.start[0], init: data.start[1], quantity: "act", layer: 1 };
+  const state = { activation: data.start[0], init: data.start[1], depth: data.depth, quantity: "act", layer: 1 };
   const root = mount(el, "dlb-init", `.dlb-init { font-size: 14px; max-width: ${WIDTH + 20}px; }`);
 
   const groups = {};
@@ -80,7 +97,7 @@ function render({ model, el }) {
     row.append(element("span", { minWidth: "96px" }, label));
     groups[field] = options.map(([value, text]) => {
       const button = element("button", {}, text);
-      button.dataset.value = value;
+      button.dataset.value = String(value);
       button.addEventListener("click", () => { state[field] = value; draw(); });
       row.append(button);
       return button;
@@ -89,6 +106,7 @@ function render({ model, el }) {
   }
   choiceRow("Activation:", data.activations, "activation");
   choiceRow("Initialisation:", data.inits, "init");
+  choiceRow("Depth:", data.depths.map((depth) => [depth, String(depth)]), "depth"); // in layers
   choiceRow("Show:", [["act", "activations"], ["grad", "gradients"]], "quantity");
 
   const sliderRow = element("label", { display: "flex", gap: "8px", alignItems: "center", margin: "4px 0" });
@@ -105,21 +123,24 @@ function render({ model, el }) {
   readout.className = "readout";
   const verdict = element("div", { fontWeight: "600", marginTop: "2px" });
   const note = element("div", { fontSize: "12px", color: "#666", marginTop: "4px" },
-    `Measured on ${data.batch} ${data.dataset || "training"} examples in a fresh stack of ${data.depth} layers of ` +
-    `${data.width} units (weights drawn from N(0, std\u00b2) by the chosen rule, biases 0). Top: the standard deviation ` +
-    "in each layer (log scale). Bottom: the histogram of the chosen layer; the outer grey bars count values beyond the range.");
+    `Measured on ${data.batch} ${data.dataset || "training"} examples in fresh stacks of ${data.depths.join(", ")} layers of ` +
+    `${data.width} units (weights drawn from N(0, std\u00b2) by the chosen rule, biases 0). A shallower stack is the first ` +
+    "layers of the deepest, so its activations are the same; its gradients are not: they flow back from its own output. " +
+    "Top: the standard deviation in each layer (log scale). Bottom: the histogram of the chosen layer; the outer grey " +
+    "bars (< and >) count values beyond the range.");
   root.append(stdPlot.canvas, histPlot.canvas, readout, verdict, note);
 
-  // one log range per quantity, over every setting, so switching settings keeps the axis
+  // one log range per quantity, over every setting and depth, so switching keeps the axis
+  const stacks = Object.values(data.settings).flatMap((s) => data.depths.map((d) => stackAt(s, d, data.depth)));
   const ranges = {};
   for (const q of ["act", "grad"]) {
-    ranges[q] = decadeRange(Object.values(data.settings).flatMap((s) => s[`${q}_std`]));
+    ranges[q] = decadeRange(stacks.flatMap((stack) => stack[`${q}_std`]));
   }
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
 
-  function drawStd(setting) {
+  function drawStd(stack) {
     const { ctx } = stdPlot;
-    const stds = setting[`${state.quantity}_std`];
+    const stds = stack[`${state.quantity}_std`];
     const [lo, hi] = ranges[state.quantity];
     const plotH = STD_HEIGHT - MARGIN.top - MARGIN.bottom;
     const xOf = (i) => MARGIN.left + (i / Math.max(1, stds.length - 1)) * plotW;
@@ -133,7 +154,7 @@ function render({ model, el }) {
       ctx.fillText(t === 0 ? "1" : `1e${t}`, MARGIN.left - 5, yOf(t));
     }
     ctx.save();
-    ctx.translate(12, MARGIN.top + plotH / 2); ctx.rotate(-Math.PI / 2);
+    ctx.translate(9, MARGIN.top + plotH / 2); ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center"; ctx.fillText("std (log)", 0, 0);
     ctx.restore();
     // the line; an underflow (0) or overflow (null) breaks it and is marked at the bottom/top
@@ -158,16 +179,16 @@ function render({ model, el }) {
     ctx.beginPath(); ctx.moveTo(x, MARGIN.top); ctx.lineTo(x, MARGIN.top + plotH); ctx.stroke();
     ctx.setLineDash([]);
     ctx.fillStyle = "#555"; ctx.textAlign = "center"; ctx.textBaseline = "top";
-    for (const layer of [1, 10, 20, 30, 40, 50, 60].filter((l) => l <= stds.length)) {
+    for (const layer of layerTicks(stds.length)) {
       ctx.fillText(String(layer), xOf(layer - 1), MARGIN.top + plotH + 4);
     }
     ctx.fillText("layer (1 = next to the input)", MARGIN.left + plotW / 2, STD_HEIGHT - 14);
   }
 
-  function drawHistogram(setting) {
+  function drawHistogram(stack) {
     const { ctx } = histPlot;
-    const shares = setting[`${state.quantity}_hist`][state.layer - 1];
-    const limit = setting[`${state.quantity}_limit`];
+    const shares = stack[`${state.quantity}_hist`][state.layer - 1];
+    const limit = stack[`${state.quantity}_limit`];
     const plotH = HIST_HEIGHT - MARGIN.top - MARGIN.bottom;
     histPlot.begin();
     ctx.font = "11px system-ui, sans-serif";
@@ -182,12 +203,16 @@ function render({ model, el }) {
     ctx.strokeStyle = PALETTE.ink;
     ctx.beginPath(); ctx.moveTo(MARGIN.left, MARGIN.top + plotH); ctx.lineTo(WIDTH - MARGIN.right, MARGIN.top + plotH); ctx.stroke();
     ctx.fillStyle = "#555"; ctx.textBaseline = "top"; ctx.textAlign = "center";
+    // the range's ends label the inner bins' outer edges; "<" and ">" the grey bars beyond them
     const inner = (v) => MARGIN.left + slot + ((v + limit) / (2 * limit)) * (plotW - 2 * slot);
-    for (const [v, label] of [[-limit, `-${formatStd(limit)}`], [0, "0"], [limit, formatStd(limit)]]) {
+    const ticks = [[-limit, `-${formatStd(limit)}`, "left"], [0, "0", "center"], [limit, formatStd(limit), "right"]];
+    for (const [v, label, align] of ticks) {
+      ctx.textAlign = align;
       ctx.fillText(label, inner(v), MARGIN.top + plotH + 4);
     }
-    ctx.fillText("beyond", MARGIN.left + slot / 2, MARGIN.top + plotH + 4);
-    ctx.fillText("beyond", WIDTH - MARGIN.right - slot / 2, MARGIN.top + plotH + 4);
+    ctx.textAlign = "center";
+    ctx.fillText("<", MARGIN.left + slot / 2, MARGIN.top + plotH + 4);
+    ctx.fillText(">", WIDTH - MARGIN.right - slot / 2, MARGIN.top + plotH + 4);
     ctx.fillText(`histogram of layer ${state.layer}'s ${state.quantity === "act" ? "activations" : "gradients"} (share of values per bin)`,
       MARGIN.left + plotW / 2, HIST_HEIGHT - 14);
   }
@@ -198,23 +223,27 @@ function render({ model, el }) {
       readout.textContent = "This setting was not measured.";
       return;
     }
+    const stack = stackAt(setting, state.depth, data.depth);
+    state.layer = Math.min(state.layer, state.depth);
+    Object.assign(slider, { max: String(state.depth), value: String(state.layer) });
     const what = state.quantity === "act" ? "activations" : "gradients";
-    const stds = setting[`${state.quantity}_std`];
-    drawStd(setting);
-    drawHistogram(setting);
+    const stds = stack[`${state.quantity}_std`];
+    drawStd(stack);
+    drawHistogram(stack);
     sliderText.textContent = `${state.layer} of ${stds.length}`;
     readout.textContent = `layer ${state.layer}: std ${formatStd(stds[state.layer - 1])}  \u00b7  layer 1: ${formatStd(stds[0])}  \u00b7  layer ${stds.length}: ${formatStd(stds[stds.length - 1])}`;
     readout.dataset.std = String(stds[state.layer - 1]);
     readout.dataset.layer = String(state.layer);
+    readout.dataset.depth = String(state.depth);
     const info = describe(stds, what);
     verdict.textContent = info.text;
     verdict.dataset.kind = info.kind;
     verdict.style.color = info.kind === "stable" ? GOOD : WARN;
-    stdPlot.canvas.setAttribute("aria-label", `standard deviation of the ${what} per layer: ${info.text}`);
-    histPlot.canvas.setAttribute("aria-label", `histogram of layer ${state.layer}'s ${what}`);
+    stdPlot.canvas.setAttribute("aria-label", `standard deviation of the ${what} per layer of ${state.depth}: ${info.text}`);
+    histPlot.canvas.setAttribute("aria-label", `histogram of layer ${state.layer}'s ${what}, of ${state.depth}`);
     for (const [field, buttons] of Object.entries(groups)) {
       buttons.forEach((button) => {
-        const on = button.dataset.value === state[field];
+        const on = button.dataset.value === String(state[field]);
         button.style.fontWeight = on ? "700" : "400";
         button.setAttribute("aria-pressed", on ? "true" : "false");
       });

@@ -1,6 +1,6 @@
 """Initialisation explorer: what a weight initialisation does to the signal in a deep stack.
 
-Python runs the real thing once: for every activation x initialisation it builds a
+Python runs the real thing once: for every activation x initialisation x depth it builds a
 fresh stack of ``depth`` equal-width linear layers (each followed by the activation,
 biases zero), sends a batch of real examples through it, back-propagates the
 cross-entropy loss of a linear classifier head, and records for every layer the
@@ -9,11 +9,17 @@ standard deviation and a histogram of the activations and of their gradients.
 the histogram of the layer the reader picks), so the demo also works on the static
 website.
 
+The same seed draws the same weights layer after layer, so a shallow stack is the first layers
+of the deepest one: its activations are the deepest stack's first ones, and the payload keeps
+them once. Its gradients differ (they flow back from its own output), so they are kept for
+every depth.
+
     from utils.widgets.init_explorer import InitExplorer, layer_statistics, init_explorer_data
     stats = layer_statistics(x, y, activation="relu", init="he")   # one setting, as floats
-    InitExplorer(init_explorer_data(x, y, dataset="Fashion-MNIST"))
+    InitExplorer(init_explorer_data(x, y, depths=(5, 10, 20, 50), dataset="Fashion-MNIST"))
 """
 
+import functools
 import math
 import pathlib
 
@@ -47,7 +53,8 @@ def init_stack(n_in, *, depth, width, activation, init, seed=0):
     generator = torch.Generator().manual_seed(seed)  # the same seed gives the same stack
     layers = []
     for i in range(depth):
-        linear = nn.Linear(n_in if i == 0 else width, width)
+        # skip_init: no default initialisation, since the weights are drawn again just below
+        linear = nn.utils.skip_init(nn.Linear, n_in if i == 0 else width, width)
         std = INITS[init][1](linear.in_features, linear.out_features)
         with torch.no_grad():
             linear.weight.normal_(0.0, std, generator=generator)
@@ -124,20 +131,35 @@ def _round(value, digits=3):
     return 0.0 if value == 0 else float(f"{value:.{digits - 1}e}")
 
 
+def _rounded(stats):
+    """:func:`layer_statistics`' numbers for the payload: spreads and ranges to 3 digits."""
+    return {
+        key: [_round(v) for v in value]
+        if key.endswith("std")
+        else (_round(value) if key.endswith("limit") else value)
+        for key, value in stats.items()
+    }
+
+
 def init_explorer_data(
     x,
     y,
     *,
     activations=tuple(ACTIVATIONS),
     inits=tuple(INITS),
-    depth=50,
+    depths=(5, 10, 20, 50),
     width=256,
     seed=0,
     start=("tanh", "xavier"),
     dataset="",
 ):
     """The JSON payload of :class:`InitExplorer`: :func:`layer_statistics` with histograms for
-    every activation x initialisation, measured on ``x`` (a batch of examples) and ``y``."""
+    every activation x initialisation x depth, measured on ``x`` (a batch of examples) and ``y``.
+
+    ``settings["relu|he"]`` holds the deepest stack's numbers (``act_std``, ``grad_hist``...) and,
+    under ``shallower[str(depth)]``, the gradients of each shallower stack: its activations are
+    the first ``depth`` of the deepest stack's (see the module's docstring).
+    """
     for name in activations:
         if name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {name!r}; choose from {list(ACTIVATIONS)}")
@@ -146,31 +168,28 @@ def init_explorer_data(
             raise ValueError(f"unknown initialisation {name!r}; choose from {list(INITS)}")
     if tuple(start) not in {(a, i) for a in activations for i in inits}:
         raise ValueError(f"start={tuple(start)} must name a measured (activation, init) pair")
+    depths = sorted({int(d) for d in depths})
+    if not depths:
+        raise ValueError("depths must name at least one depth")
+    *shallower, deepest = depths
+    measure = functools.partial(layer_statistics, x, y, width=width, seed=seed, with_histograms=True)
     settings = {}
     for activation in activations:
         for init in inits:
-            stats = layer_statistics(
-                x,
-                y,
-                activation=activation,
-                init=init,
-                depth=depth,
-                width=width,
-                seed=seed,
-                with_histograms=True,
-            )
-            settings[f"{activation}|{init}"] = {
-                key: [_round(v) for v in value]
-                if key.endswith("std")
-                else (_round(value) if key.endswith("limit") else value)
-                for key, value in stats.items()
+            runs = {d: _rounded(measure(activation=activation, init=init, depth=d)) for d in depths}
+            setting = runs[deepest]
+            setting["shallower"] = {
+                str(d): {key: value for key, value in runs[d].items() if key.startswith("grad")}
+                for d in shallower
             }
+            settings[f"{activation}|{init}"] = setting
     return {
         "activations": [[name, ACTIVATIONS[name][0]] for name in activations],
         "inits": [[name, INITS[name][0]] for name in inits],
         "settings": settings,
         "start": list(start),
-        "depth": int(depth),
+        "depths": depths,
+        "depth": deepest,
         "width": int(width),
         "bins": HISTOGRAM_BINS,
         "batch": len(x),
@@ -180,12 +199,12 @@ def init_explorer_data(
 
 class InitExplorer(BookWidget):
     """Per-layer spread (log scale) and histograms of activations or gradients, for a choice of
-    activation and initialisation; ``data`` comes from :func:`init_explorer_data`."""
+    activation, initialisation and depth; ``data`` comes from :func:`init_explorer_data`."""
 
     _esm = pathlib.Path(__file__).with_name("init_explorer.js")
 
     def __init__(self, data, **kwargs):
-        missing = {"activations", "inits", "settings", "start", "depth", "bins"} - set(data)
+        missing = {"activations", "inits", "settings", "start", "depths", "depth", "bins"} - set(data)
         if missing:
             raise ValueError(f"not an init_explorer_data payload: missing {sorted(missing)}")
         super().__init__(data, **kwargs)
