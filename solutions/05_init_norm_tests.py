@@ -16,6 +16,7 @@ from utils.grading.expect import (
     as_array,
     as_dict,
     as_float,
+    as_int,
     as_list,
     expect_close,
     expect_equal,
@@ -23,6 +24,13 @@ from utils.grading.expect import (
     fail,
 )
 from utils.grading.hidden import hidden_test
+
+
+def expect_python_float(value, what):
+    """A plain Python float (a NumPy float is one once it crosses back), not a tensor or an array."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        fail(f"{what} should be a Python float, but it is a {type(value).__name__}; use .item() or float()")
+    return value
 
 # ---- exercise 1: init_std (2 points) ------------------------------------------------------------------
 
@@ -100,6 +108,7 @@ def bn_step_scenario(student, x, gamma, beta, mean, var, momentum, eps):
         "mean": new_mean,
         "var": new_var,
         "y_dtype": str(y.dtype),
+        "dtypes": [str(t.dtype) for t in (y, new_mean, new_var)],
         "unchanged": [bool(torch.equal(a, b)) for a, b in zip(given, kept)],
     }
 
@@ -119,7 +128,7 @@ def expect_bn_step(student, args, momentum, eps, what, rtol=1e-6):
     got = as_dict(
         student.run(bn_step_scenario, *args, momentum, eps),
         what,
-        keys=["y", "mean", "var", "y_dtype", "unchanged"],
+        keys=["y", "mean", "var", "y_dtype", "dtypes", "unchanged"],
     )
     want = bn_reference(*args, momentum, eps)
     for name, value, ref in zip(
@@ -147,18 +156,23 @@ def matches_batchnorm1d_and_2d(student):
 
 @hidden_test("batch_norm_step", points=1)
 def eps_dtype_and_inputs_left_alone(student):
-    """a large eps inside the square root; float32 stays float32; the given tensors are not changed"""
+    """a large eps inside the square root; float32 stays float32 (all three results); inputs unchanged"""
     rng = np.random.default_rng(502)
     args = bn_data(rng, (6, 3))
     args = (args[0] * 0.01,) + args[1:]  # a tiny variance, where eps matters
     got = expect_bn_step(student, args, 0.1, 0.5, "eps = 0.5 and a tiny variance")
+    dtypes = as_list(got["dtypes"], "the dtypes", length=3)
+    for name, dtype in zip(("y", "new running_mean", "new running_var"), dtypes):
+        expect_equal(dtype, "torch.float64", f"the dtype of {name} for a float64 x")
     if not all(got["unchanged"]):
         fail(
             "batch_norm_step changed a tensor it was given (x, gamma, beta, running_mean or running_var); "
             "return new tensors instead of updating them in place"
         )
     got = expect_bn_step(student, bn_data(rng, (8, 4), np.float32), 0.1, 1e-5, "a float32 batch", rtol=1e-4)
-    expect_equal(got["y_dtype"], "torch.float32", "the dtype of y for a float32 x")
+    dtypes = as_list(got["dtypes"], "the dtypes", length=3)
+    for name, dtype in zip(("y", "new running_mean", "new running_var"), dtypes):
+        expect_equal(dtype, "torch.float32", f"the dtype of {name} for a float32 x")
 
 
 @hidden_test("batch_norm_step", points=1)
@@ -180,9 +194,9 @@ def too_few_values_and_wrong_shapes_raise(student):
 # ---- exercise 3: ScratchBatchNorm1d (3 points) ----------------------------------------------------------
 
 
-def module_train_eval(student, batches, eval_batch, momentum, upstream):
+def module_train_eval(student, batches, eval_batch, momentum, upstream, eps=1e-5):
     """Train mode on some batches (with a backward pass on the last), then eval mode; all observations."""
-    norm = student.ScratchBatchNorm1d(len(eval_batch[0]), momentum=momentum).double()
+    norm = student.ScratchBatchNorm1d(len(eval_batch[0]), eps=eps, momentum=momentum).double()
     fresh = {name: value.clone() for name, value in norm.state_dict().items()}
     with torch.no_grad():
         norm.weight.copy_(torch.linspace(0.5, 1.5, len(eval_batch[0]), dtype=torch.float64))
@@ -194,26 +208,38 @@ def module_train_eval(student, batches, eval_batch, momentum, upstream):
     x_last = torch.tensor(batches[-1]).requires_grad_()
     out = norm(x_last)
     outputs.append(out.detach())
+    in_graph = sorted(name for name, b in norm.named_buffers() if b.requires_grad or b.grad_fn is not None)
     (out * torch.tensor(upstream)).sum().backward()
     after_train = {name: b.clone() for name, b in norm.named_buffers()}
+    train_grads = [None if t.grad is None else t.grad.clone() for t in (x_last, norm.weight, norm.bias)]
     norm.eval()
-    eval_output = norm(torch.tensor(eval_batch)).detach()
+    norm.weight.grad = None
+    x_eval = torch.tensor(eval_batch).requires_grad_()
+    eval_out = norm(x_eval)
+    try:  # fails when the running statistics recorded a graph that the training backward freed
+        eval_out.sum().backward()
+    except RuntimeError:
+        pass
+    eval_output = eval_out.detach()
     return {
+        "eval_x_grad": x_eval.grad,
+        "eval_weight_grad": norm.weight.grad,
         "outputs": outputs,
         "after_train": after_train,
         "eval_output": eval_output,
         "after_eval": dict(norm.named_buffers()),
-        "x_grad": x_last.grad,
-        "weight_grad": norm.weight.grad,
-        "bias_grad": norm.bias.grad,
+        "x_grad": train_grads[0],
+        "weight_grad": train_grads[1],
+        "bias_grad": train_grads[2],
         "state_keys": sorted(norm.state_dict()),
         "fresh": fresh,
+        "buffers_in_graph": in_graph,
     }
 
 
-def module_reference(batches, eval_batch, momentum, upstream):
+def module_reference(batches, eval_batch, momentum, upstream, eps=1e-5):
     c = len(eval_batch[0])
-    norm = torch.nn.BatchNorm1d(c, momentum=momentum).double()
+    norm = torch.nn.BatchNorm1d(c, eps=eps, momentum=momentum).double()
     with torch.no_grad():
         norm.weight.copy_(torch.linspace(0.5, 1.5, c, dtype=torch.float64))
         norm.bias.copy_(torch.linspace(-1.0, 1.0, c, dtype=torch.float64))
@@ -226,14 +252,19 @@ def module_reference(batches, eval_batch, momentum, upstream):
         "running_mean": norm.running_mean.clone().numpy(),
         "running_var": norm.running_var.clone().numpy(),
     }
-    norm.eval()
-    with torch.no_grad():
-        eval_output = norm(torch.tensor(eval_batch)).numpy()
     grads = {
-        "x_grad": x_last.grad.numpy(),
-        "weight_grad": norm.weight.grad.numpy(),
-        "bias_grad": norm.bias.grad.numpy(),
+        "x_grad": x_last.grad.clone().numpy(),
+        "weight_grad": norm.weight.grad.clone().numpy(),
+        "bias_grad": norm.bias.grad.clone().numpy(),
     }
+    norm.eval()
+    norm.weight.grad = None
+    x_eval = torch.tensor(eval_batch).requires_grad_()
+    eval_out = norm(x_eval)
+    eval_out.sum().backward()
+    eval_output = eval_out.detach().numpy()
+    grads["eval_x_grad"] = x_eval.grad.numpy()
+    grads["eval_weight_grad"] = norm.weight.grad.numpy()
     return outputs, stats, eval_output, grads
 
 
@@ -253,7 +284,7 @@ def expect_stats(got, want, what):
 
 @hidden_test("ScratchBatchNorm1d", points=1)
 def training_mode_outputs_and_running_statistics(student):
-    """4 training batches: outputs and running statistics as nn.BatchNorm1d (momentum 0.1 and 0.3)"""
+    """4 training batches: outputs and running statistics as nn.BatchNorm1d (momentum 0.1, 0.3), no graph"""
     for seed, momentum in ((511, 0.1), (512, 0.3)):
         batches, eval_batch, upstream = module_data(seed)
         got = as_dict(student.run(module_train_eval, batches, eval_batch, momentum, upstream), "the scenario")
@@ -265,6 +296,12 @@ def training_mode_outputs_and_running_statistics(student):
                 f"the output on training batch {k}",
             )
         expect_stats(got["after_train"], want_stats, f"after 4 training batches (momentum {momentum})")
+        in_graph = as_list(got["buffers_in_graph"], "the buffers that require gradients")
+        if in_graph:
+            fail(
+                f"after a training step on an input that requires gradients, the buffer {in_graph[0]} is "
+                "part of the autograd graph; update the running statistics under torch.no_grad()"
+            )
         for key in ("running_mean", "running_var"):
             if key not in as_list(got["state_keys"], "the state_dict keys"):
                 fail(f"{key} is not in the module's state_dict: register it with self.register_buffer")
@@ -277,7 +314,7 @@ def training_mode_outputs_and_running_statistics(student):
 
 @hidden_test("ScratchBatchNorm1d", points=1)
 def eval_mode_uses_and_keeps_the_running_statistics(student):
-    """eval mode normalises with the running statistics and leaves them unchanged"""
+    """eval mode normalises with the running statistics and leaves them unchanged; eps = 0.5 is used"""
     batches, eval_batch, upstream = module_data(513, n=2, c=3)
     got = as_dict(student.run(module_train_eval, batches, eval_batch, 0.1, upstream), "the scenario")
     _, want_stats, want_eval, _ = module_reference(batches, eval_batch, 0.1, upstream)
@@ -286,22 +323,39 @@ def eval_mode_uses_and_keeps_the_running_statistics(student):
         want_eval,
         "the output in eval mode",
     )
+    batches, eval_batch, upstream = module_data(515, n=3, c=2, scale=0.5)
+    got_eps = as_dict(
+        student.run(module_train_eval, batches, eval_batch, 0.1, upstream, eps=0.5), "the scenario with eps"
+    )
+    want_outputs, _, want_eval_eps, _ = module_reference(batches, eval_batch, 0.1, upstream, eps=0.5)
+    expect_close(
+        as_array(got_eps["outputs"][-1], "the training output with eps = 0.5", shape=want_outputs[-1].shape),
+        want_outputs[-1],
+        "the training-mode output of ScratchBatchNorm1d(2, eps=0.5)",
+    )
+    expect_close(
+        as_array(got_eps["eval_output"], "the eval-mode output with eps = 0.5", shape=want_eval_eps.shape),
+        want_eval_eps,
+        "the eval-mode output of ScratchBatchNorm1d(2, eps=0.5)",
+    )
     expect_stats(got["after_eval"], want_stats, "after a batch in eval mode (eval must not update them)")
 
 
 @hidden_test("ScratchBatchNorm1d", points=1)
 def gradients_reach_input_weight_and_bias(student):
-    """a backward pass gives nn.BatchNorm1d's gradients for the input, weight and bias (tiny variances)"""
+    """backward gives nn.BatchNorm1d's gradients for input, weight, bias (tiny variances; also eval mode)"""
     batches, eval_batch, upstream = module_data(514, n=6, c=5, steps=2, scale=0.003)
     got = as_dict(student.run(module_train_eval, batches, eval_batch, 0.1, upstream), "the scenario")
     *_, want = module_reference(batches, eval_batch, 0.1, upstream)
     for name, value in want.items():
+        mode = " in eval mode" if name.startswith("eval_") else ""
+        what = name.removeprefix("eval_").replace("_grad", ".grad") + mode
         if got.get(name) is None:
             fail(
-                f"{name.replace('_', '.')} is None after backward(): is it a parameter, and is the output "
-                "computed from it?"
+                f"{what} is None after backward(): is it a parameter, and is the output computed from it "
+                "(with gradients tracked)?"
             )
-        expect_close(as_array(got[name], name, shape=value.shape), value, name.replace("_grad", " gradient"))
+        expect_close(as_array(got[name], what, shape=value.shape), value, what)
 
 
 # ---- exercise 4: group_norm (2 points) ------------------------------------------------------------------
@@ -337,9 +391,30 @@ def matches_nn_groupnorm_for_several_shapes(student):
         )
 
 
+def norm_call_scenario(student, name, dtype, x, *args):
+    """Call a normalisation function on tensors of a dtype, which we keep: output, its dtype, x changed?"""
+    dtype = getattr(torch, dtype)
+    given = torch.tensor(x, dtype=dtype)
+    kept = given.clone()
+    out = getattr(student, name)(
+        given, *[torch.tensor(a, dtype=dtype) if isinstance(a, list) else a for a in args]
+    )
+    return {"out": out, "dtype": str(out.dtype), "x_unchanged": bool(torch.equal(given, kept))}
+
+
+def expect_dtype_kept_and_x_unchanged(student, name, x, *args):
+    """float32 and float64 inputs: the output has x's dtype, and x is not changed; the float32 result."""
+    for dtype in ("float64", "float32"):
+        got = as_dict(student.run(norm_call_scenario, name, dtype, x, *args), f"{name} on {dtype} tensors")
+        expect_equal(got["dtype"], f"torch.{dtype}", f"the dtype of {name}'s output for a {dtype} x")
+        if not got["x_unchanged"]:
+            fail(f"{name} changed the x it was given; compute a new tensor instead of updating x in place")
+    return got
+
+
 @hidden_test("group_norm", points=1)
 def eps_and_indivisible_channels(student):
-    """eps = 1 inside the square root, per-channel weights; ValueError when C % groups != 0"""
+    """eps = 1 inside the root, per-channel weights; dtype kept, x unchanged; C % groups != 0 raises"""
     rng = np.random.default_rng(522)
     x = rng.normal(scale=0.3, size=(2, 6, 3))
     w, b = np.arange(1.0, 7.0), np.arange(6.0) - 3
@@ -350,6 +425,16 @@ def eps_and_indivisible_channels(student):
     )
     expect_close(
         got, group_reference(x, 2, w, b, eps=1.0), "group_norm with eps = 1 and distinct channel weights"
+    )
+    x32 = rng.normal(loc=1.0, size=(3, 4, 2, 2))
+    w32, b32 = [1.0, 2.0, 0.5, 1.5], [0.0, 1.0, -1.0, 2.0]
+    got = expect_dtype_kept_and_x_unchanged(student, "group_norm", x32, 2, w32, b32)
+    expect_close(
+        as_array(got["out"], "group_norm of a float32 x", shape=x32.shape),
+        group_reference(x32, 2, np.array(w32), np.array(b32)),
+        "group_norm of a float32 x",
+        rtol=1e-4,
+        atol=1e-5,
     )
     expect_raises(
         lambda: student.group_norm(torch.tensor(x), 4, torch.tensor(w), torch.tensor(b)),
@@ -383,7 +468,7 @@ def matches_nn_rmsnorm(student):
 
 @hidden_test("rms_norm", points=1)
 def eps_inside_the_root_and_dtype_kept(student):
-    """a large eps and tiny inputs; float32 in, float32 out"""
+    """a large eps and tiny inputs; float32 and float64 kept; x not changed"""
     rng = np.random.default_rng(532)
     x = rng.normal(scale=0.01, size=(3, 4))
     w = rng.uniform(0.5, 1.5, 4)
@@ -391,9 +476,14 @@ def eps_inside_the_root_and_dtype_kept(student):
         student.rms_norm(torch.tensor(x), torch.tensor(w), eps=0.1), "rms_norm with eps = 0.1", shape=x.shape
     )
     expect_close(got, rms_reference(x, w, eps=0.1), "rms_norm with eps = 0.1")
-    result = student.rms_norm(torch.tensor(x, dtype=torch.float32), torch.tensor(w, dtype=torch.float32))
-    if not (isinstance(result, torch.Tensor) and result.dtype == torch.float32):
-        fail("rms_norm should return a float32 tensor for float32 inputs")
+    got = expect_dtype_kept_and_x_unchanged(student, "rms_norm", x, [float(v) for v in w])
+    expect_close(
+        as_array(got["out"], "rms_norm of a float32 x", shape=x.shape),
+        rms_reference(x, w),
+        "rms_norm of a float32 x",
+        rtol=1e-4,
+        atol=1e-6,
+    )
 
 
 # ---- exercise 6: inverted_dropout (2 points) --------------------------------------------------------------
@@ -403,7 +493,17 @@ def dropout_scenario(student, x, p, u, training):
     given = torch.tensor(x)
     kept = given.clone()
     out = student.inverted_dropout(given, p, torch.tensor(u), training=training)
-    return {"out": out, "x_unchanged": bool(torch.equal(given, kept)), "dtype": str(out.dtype)}
+    return {
+        "out": out,
+        "x_unchanged": bool(torch.equal(given, kept)),
+        "dtype": str(out.dtype),
+        "shares_x_memory": out.untyped_storage().data_ptr() == given.untyped_storage().data_ptr(),
+    }
+
+
+def expect_new_tensor(got, what):
+    if got["shares_x_memory"]:
+        fail(f"{what} returned x itself (or a view of it); return a new tensor")
 
 
 def dropout_reference(x, p, u):
@@ -420,18 +520,21 @@ def keeps_where_u_reaches_p_and_scales(student):
         x, u = rng.normal(size=shape), rng.uniform(size=shape)
         u.flat[0] = p if p < 1 else u.flat[0]  # a draw exactly at p is kept
         got = as_dict(
-            student.run(dropout_scenario, x, p, u, True), "the scenario", keys=["out", "x_unchanged", "dtype"]
+            student.run(dropout_scenario, x, p, u, True),
+            "the scenario",
+            keys=["out", "x_unchanged", "dtype", "shares_x_memory"],
         )
         expect_close(
             as_array(got["out"], f"inverted_dropout for p = {p}", shape=shape),
             dropout_reference(x, p, u),
             f"inverted_dropout for p = {p}, x of shape {shape}",
         )
+        expect_new_tensor(got, f"inverted_dropout with p = {p}")
 
 
 @hidden_test("inverted_dropout", points=1)
 def evaluation_identity_input_untouched_and_bad_p(student):
-    """training=False returns x; x is never changed; float32 stays float32; p outside [0, 1] raises"""
+    """training=False returns a copy of x; x never changes; float32 kept; bad p raises in both modes"""
     rng = np.random.default_rng(542)
     x, u = rng.normal(size=(5, 4)), rng.uniform(size=(5, 4))
     got = as_dict(student.run(dropout_scenario, x, 0.4, u, False), "the scenario")
@@ -442,18 +545,24 @@ def evaluation_identity_input_untouched_and_bad_p(student):
         rtol=0,
         atol=0,
     )
+    expect_new_tensor(got, "inverted_dropout with training=False")
     got = as_dict(
         student.run(dropout_scenario, x.astype(np.float32), 0.4, u.astype(np.float32), True), "the scenario"
     )
     if not got["x_unchanged"]:
         fail("inverted_dropout changed the x it was given; return a new tensor")
     expect_equal(got["dtype"], "torch.float32", "the output dtype for a float32 x")
+    got = as_dict(student.run(dropout_scenario, x.astype(np.float32), 0.4, u, True), "the scenario")
+    expect_equal(got["dtype"], "torch.float32", "the output dtype for a float32 x and float64 draws u")
     for p in (-0.1, 1.5):
-        expect_raises(
-            lambda p=p: student.inverted_dropout(torch.tensor(x), p, torch.tensor(u)),
-            "ValueError",
-            f"inverted_dropout with p = {p}",
-        )
+        for training in (True, False):
+            expect_raises(
+                lambda p=p, training=training: student.inverted_dropout(
+                    torch.tensor(x), p, torch.tensor(u), training=training
+                ),
+                "ValueError",
+                f"inverted_dropout with p = {p}, training={training}",
+            )
 
 
 # ---- exercise 7: evaluate (3 points) ----------------------------------------------------------------------
@@ -487,6 +596,8 @@ def evaluate_scenario(student, state, x, y, batch_size, start_in_training):
         "accuracy": accuracy,
         "seen": model.seen,
         "training_after": model.training,
+        "modes_after": {name or "the model": module.training for name, module in model.named_modules()},
+        "grad_enabled_after": torch.is_grad_enabled(),
         "state_after": model.body.state_dict(),
     }
 
@@ -518,13 +629,14 @@ def evaluate_data(seed):
 
 @hidden_test("evaluate", points=1)
 def accuracy_in_evaluation_mode_without_gradients(student):
-    """the eval-mode accuracy, every forward pass in eval mode with gradients off, batches of 7 and 64"""
+    """the eval-mode accuracy (a Python float), every forward pass in eval mode without gradients"""
     state, x, y, want = evaluate_data(551)
     for batch_size in (7, 64):
         got = as_dict(student.run(evaluate_scenario, state, x, y, batch_size, True), "the scenario")
         expect_close(
             as_float(got["accuracy"], "evaluate(...)"), want, f"the accuracy with batches of {batch_size}"
         )
+        expect_python_float(got["accuracy"], "the accuracy evaluate returns")
         for training, grad_enabled in as_list(got["seen"], "the forward passes"):
             if training:
                 fail("the model ran a forward pass in training mode: call model.eval() first")
@@ -546,14 +658,22 @@ def the_model_is_not_changed(student):
 
 @hidden_test("evaluate", points=1)
 def the_mode_is_restored(student):
-    """a model in training mode goes back to training mode; one in eval mode stays in eval mode"""
+    """every submodule goes back to the mode it was in (training or eval); the gradient switch is left on"""
     state, x, y, want = evaluate_data(553)
     for start in (True, False):
         got = as_dict(student.run(evaluate_scenario, state, x, y, 16, start), "the scenario")
         expect_close(as_float(got["accuracy"], "evaluate(...)"), want, "the accuracy")
+        mode = "training" if start else "evaluation"
         if got["training_after"] is not start:
-            mode = "training" if start else "evaluation"
             fail(f"a model that was in {mode} mode should be in {mode} mode again after evaluate")
+        for name, training in as_dict(got["modes_after"], "the modes after evaluate").items():
+            if training is not start:
+                fail(
+                    f"the model was in {mode} mode, but after evaluate its submodule {name} is not: set the "
+                    "mode with model.train(...)/model.eval(), which reach every submodule"
+                )
+        if got["grad_enabled_after"] is not True:
+            fail("gradient tracking is switched off after evaluate; turn it off only inside the function")
 
 
 # ---- exercise 8: layer_stds (2 points) --------------------------------------------------------------------
@@ -575,21 +695,20 @@ def stds_reference(x, weights, activation):
 
 @hidden_test("layer_stds", points=1)
 def stds_after_each_activation(student):
-    """population std after the activation, for each activation, with layers of changing width"""
+    """population std after the activation, for each activation, layers of changing width; a list of floats"""
     rng = np.random.default_rng(561)
     x = rng.normal(size=(5, 6))  # a small batch, where the population and sample std differ
     weights = [
         rng.normal(scale=0.5, size=(8, 6)),
         rng.normal(scale=0.5, size=(3, 8)),
+        rng.normal(size=(3, 3)),  # square, so that W and W.T both fit
         rng.normal(size=(4, 3)),
     ]
     for activation in ("linear", "tanh", "relu", "gelu"):
-        got = as_array(
-            student.layer_stds(torch.tensor(x), [torch.tensor(w) for w in weights], activation),
-            f"layer_stds for {activation}",
-            shape=(3,),
-            kind="float",
-        )
+        result = student.layer_stds(torch.tensor(x), [torch.tensor(w) for w in weights], activation)
+        for value in as_list(result, f"layer_stds for {activation}", length=4):
+            expect_python_float(value, f"each value layer_stds returns for {activation}")
+        got = as_array(result, f"layer_stds for {activation}", shape=(4,), kind="float")
         expect_close(got, stds_reference(x, weights, activation), f"layer_stds for {activation}")
 
 
@@ -652,8 +771,8 @@ def expect_depth(student, scheme, activation, what, slack, **kwargs):
                 f"{'None (no collapse)' if want is None else 'a layer number'}, got {got!r}"
             )
         return
-    got = as_float(got, f"depth_to_collapse for {what}")
-    if got != int(got) or abs(got - want) > slack:
+    got = as_int(got, f"depth_to_collapse for {what}")
+    if abs(got - want) > slack:
         fail(f"depth_to_collapse for {what} is {got:g}, outside the range the random draw allows")
 
 
@@ -667,8 +786,9 @@ def collapse_depths_of_shrinking_stacks(student):
 
 @hidden_test("depth_to_collapse", points=1)
 def no_collapse_with_he_and_relu(student):
-    """He init keeps a ReLU stack alive (None); a short stack of small-init ReLU layers collapses at once"""
+    """He init keeps a ReLU stack alive (None); small-init stacks collapse at once, or not within max_depth"""
     expect_depth(student, "he", "relu", "He, ReLU", slack=0)
+    expect_depth(student, "small", "tanh", "small init, tanh, max_depth 3", slack=0, max_depth=3)
     expect_depth(
         student,
         "small",

@@ -263,8 +263,10 @@ def make_optimizer(student, class_name, kwargs):
 
 @hidden_test("MomentumSGD", points=1)
 def skipped_parameter_keeps_its_buffer_and_bad_settings_raise(student):
-    """a parameter skipped for a step keeps its momentum; bad settings raise ValueError"""
+    """a skipped parameter keeps its momentum; a zero gradient is not skipped; bad settings raise"""
     start, grads = tensor_case(5, 10, shapes=((2,), (3,), (1,)), skip=((0, 1), (4,), (5, 6, 7)))
+    grads[6][0] = np.zeros(2)  # a gradient of zeros is a gradient: the momentum still moves the parameter
+    grads[8][1] = np.zeros(3)
     kwargs = {"lr": 0.1, "momentum": 0.5, "nesterov": True}
     expect_tensors(
         student,
@@ -390,8 +392,9 @@ def uncorrected_updates_and_float32(student):
 
 @hidden_test("ScratchAdamW", points=1)
 def adamw_on_tensors_with_skipped_steps(student):
-    """25 steps on our tensors like torch.optim.AdamW, with parameters skipped at some steps"""
+    """25 steps on our tensors like torch.optim.AdamW, parameters skipped at some steps, a zero gradient"""
     start, grads = tensor_case(21, 25, shapes=((3, 2), (4,), (2,)), skip=((), (0, 1, 2, 10), (5, 6, 7, 8)))
+    grads[12][2] = np.zeros(2)  # a gradient of zeros is a gradient: decay, moments and step count go on
     kwargs = {"lr": 1e-2, "weight_decay": 0.1}
     expect_tensors(
         student, "ScratchAdamW", start, grads, kwargs, lambda p: torch.optim.AdamW(p, **kwargs), "of AdamW"
@@ -540,9 +543,11 @@ def lion_leaves_inputs_alone_and_keeps_float32(student):
 # ---- exercise 5: train_steps (3 points) ----------------------------------------------------------------
 
 
-def train_scenario(student, state, x, y, lr, steps, batch_size):
+def train_scenario(student, state, x, y, lr, steps, batch_size, stale_grads=False):
     model = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ReLU(), torch.nn.Linear(10, 4)).double()
     model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+    if stale_grads:  # gradients left over from earlier work, which no step may use
+        model(torch.tensor(x)).pow(2).sum().backward()
     losses = student.train_steps(
         model, torch.tensor(x), torch.tensor(y), lr=lr, steps=steps, batch_size=batch_size
     )
@@ -582,10 +587,10 @@ def train_reference(state, x, y, lr, steps, batch_size):
     return losses, {k: v.numpy() for k, v in model.state_dict().items()}
 
 
-def run_training(student, seed, n, lr, steps, batch_size):
+def run_training(student, seed, n, lr, steps, batch_size, stale_grads=False):
     state, x, y = train_data(seed, n)
     got = as_dict(
-        student.run(train_scenario, state, x, y, lr, steps, batch_size),
+        student.run(train_scenario, state, x, y, lr, steps, batch_size, stale_grads),
         "the scenario",
         keys=["types", "losses", "state"],
     )
@@ -604,14 +609,15 @@ def losses_match_a_correct_loop(student):
 
 @hidden_test("train_steps", points=1)
 def trains_the_given_model_like_a_correct_loop(student):
-    """the model passed in ends with the weights of a correct loop (batches that wrap around)"""
-    got, (_, state) = run_training(student, 42, 50, 0.1, 15, 16)
+    """the model passed in (with stale gradients) ends with the weights of a correct loop; batches wrap"""
+    got, (_, state) = run_training(student, 42, 50, 0.1, 15, 16, stale_grads=True)
     got_state = as_dict(got["state"], "the model's weights", keys=list(state))
     for name, value in state.items():
         expect_close(
             got_state[name],
             value,
-            f"{name} of the model after training (was the model itself trained?)",
+            f"{name} of the model after training (was the model itself trained, each step with only its "
+            "own batch's gradient?)",
             rtol=1e-9,
             atol=1e-12,
         )
@@ -619,9 +625,9 @@ def trains_the_given_model_like_a_correct_loop(student):
 
 @hidden_test("train_steps", points=1)
 def other_settings(student):
-    """other learning rates, step counts and batch sizes: losses and weights"""
-    for seed, n, lr, steps, batch_size in [(43, 64, 0.2, 7, 64), (44, 30, 0.01, 25, 7)]:
-        got, (losses, state) = run_training(student, seed, n, lr, steps, batch_size)
+    """other learning rates, step counts and batch sizes, with and without stale gradients"""
+    for seed, n, lr, steps, batch_size, stale in [(43, 64, 0.2, 7, 64, True), (44, 30, 0.01, 25, 7, False)]:
+        got, (losses, state) = run_training(student, seed, n, lr, steps, batch_size, stale)
         expect_close(
             as_list(got["losses"], "the losses", length=steps), losses, f"the losses (lr {lr})", rtol=1e-9
         )
@@ -664,10 +670,12 @@ def windows_for_many_betas_and_shares(student):
     for beta, share in WINDOW_CASES:
         got = as_int(student.ema_window(beta, share), f"ema_window({beta}, {share:.3f})")
         expect_equal(got, window_formula(beta, share), f"ema_window({beta}, {share:.3f})")
-    # exactly on a boundary, with every sum exact in binary: the share is reached, not exceeded
-    for beta, share, n in [(0.5, 0.5, 1), (0.5, 0.75, 2), (0.5, 0.875, 3), (0.25, 0.9375, 2)]:
+    # exactly on a boundary, with every sum exact in binary: the share is reached, not exceeded;
+    # and a share a hair above a boundary, which needs one more step
+    boundaries = [(0.5, 0.5, 1), (0.5, 0.75, 2), (0.5, 0.875, 3), (0.25, 0.9375, 2), (0.5, 0.75 + 1e-12, 3)]
+    for beta, share, n in boundaries:
         got = as_int(student.ema_window(beta, share), f"ema_window({beta}, {share})")
-        expect_equal(got, n, f"ema_window({beta}, {share}) (the sum reaches the share exactly: >=)")
+        expect_equal(got, n, f"ema_window({beta}, {share!r}) (a sum of exact binary fractions: no tolerance)")
 
 
 @hidden_test("ema_window", points=1)

@@ -183,10 +183,12 @@ def _evaluate_twice(student):
     first = student.evaluate(model, x, y, batch_size=8)
     second = student.evaluate(model, x, y, batch_size=40)
     changed = any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    all_training = all(module.training for module in model.modules())
     model.eval()
     with torch.no_grad():
         reference = (model(x).argmax(1) == y).float().mean().item()
-    return {"first": first, "second": second, "reference": reference, "changed": changed}
+    return {"first": first, "second": second, "reference": reference, "changed": changed,
+            "all_training": all_training}
 
 
 @visible_test(
@@ -197,6 +199,8 @@ def same_answer_whatever_the_batch_size(student):
     got = as_dict(student.run(_evaluate_twice), "evaluate")
     if got["changed"]:
         fail("evaluate changed the model's parameters or buffers (were the running statistics updated?)")
+    if not got["all_training"]:
+        fail("the model was in training mode, but after evaluate some of its layers are not")
     expect_close(as_float(got["first"], "evaluate(...)"), got["reference"], "the accuracy with batches of 8")
     expect_close(
         as_float(got["second"], "evaluate(...)"), got["reference"], "the accuracy with one batch of 40"
@@ -208,7 +212,10 @@ def two_relu_layers(student):
     """two identity-like layers with ReLU"""
     x = torch.tensor([[1.0, -1.0], [2.0, 0.0]], dtype=torch.float64)
     eye = torch.eye(2, dtype=torch.float64)
-    got = as_array(student.layer_stds(x, [eye, 2 * eye], "relu"), "layer_stds", shape=(2,))
+    result = student.layer_stds(x, [eye, 2 * eye], "relu")
+    if not (isinstance(result, list) and all(isinstance(v, float) for v in result)):
+        fail("layer_stds should return a list of Python floats (use .item() on each std)")
+    got = as_array(result, "layer_stds", shape=(2,))
     first = torch.relu(x).std(unbiased=False).item()
     expect_close(got, np.array([first, 2 * first]), "layer_stds(x, [I, 2I], 'relu')")
 

@@ -106,13 +106,16 @@ def _train(student):
     start = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.linspace(-1, 1, 24, dtype=torch.float64).reshape(8, 3)
     y = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    model(x).pow(2).sum().backward()  # old gradients, which no step may use
     losses = student.train_steps(model, x, y, lr=0.5, steps=6, batch_size=4)
     return {"losses": [float(v) for v in losses], "start": start, "x": x, "y": y}
 
 
-@visible_test("train_steps", hint="zero the gradients in every step, before backward().")
+@visible_test(
+    "train_steps", hint="zero the gradients in every step, before backward() (the model may hold old ones)."
+)
 def six_steps_of_a_linear_model(student):
-    """six steps of a linear model, compared with a correct loop"""
+    """six steps of a linear model that holds old gradients, compared with a correct loop"""
     got = as_dict(student.run(_train), "the scenario")
     model = torch.nn.Linear(3, 2).double()
     model.load_state_dict(got["start"])
