@@ -21,13 +21,16 @@ from utils.widgets import gan_playback
 from utils.widgets.base import MAX_PAYLOAD_BYTES, widget_module
 from utils.widgets.gan_playback import (
     GanPlayback,
+    discriminator_loss,
     gan_playback_data,
     generator_loss,
     gradient_penalty,
     modes_covered,
     ring_centres,
     sample_ring,
+    stack_mlps,
     surface_grid,
+    toy_models,
     train_toy_gan,
 )
 
@@ -96,12 +99,36 @@ def test_runs_are_seeded_and_record_frames(runs):
     assert [f["step"] for f in first["frames"]] == [0, 4, 8, 12]
     assert torch.equal(first["frames"][-1]["points"], again["frames"][-1]["points"])
     assert first["frames"][0]["scores"].shape == (gan_playback.GRID**2,)
-    assert len(first["g_grad"]) == 12 and all(math.isfinite(g) and g > 0 for g in first["g_grad"])
+    assert first["seeds"] == (0,) and len(first["generators"]) == 1
     assert not torch.equal(
         first["frames"][0]["points"], first["frames"][-1]["points"]
     )  # the generator learned
     with pytest.raises(ValueError, match="unknown loss"):
         train_toy_gan("hinge", steps=1)
+
+
+def test_stacked_seeds_train_as_if_alone():
+    """Seeds stacked into one model compute, and get the gradients of, each seed's own model."""
+    discriminators = [toy_models("wgan-gp", seed)[1] for seed in (0, 1)]
+    stacked = stack_mlps(discriminators)
+    real, fake = torch.randn(2, 16, 2), torch.randn(2, 16, 2)
+    alone = [d(x) for d, x in zip(discriminators, real)]
+    assert torch.allclose(stacked(real), torch.stack(alone), atol=1e-6)
+    for loss in ("minimax", "wgan-gp"):
+        d_loss = 2 * discriminator_loss(loss, stacked(real), stacked(fake))  # times the number of copies
+        (grad,) = torch.autograd.grad(d_loss, stacked[2].weight)
+        for i, d in enumerate(discriminators):
+            (own,) = torch.autograd.grad(discriminator_loss(loss, d(real[i]), d(fake[i])), d[2].weight)
+            assert torch.allclose(grad[i], own.T, atol=1e-6), loss
+    spectral = stack_mlps(discriminators, spectral=True)
+    for _ in range(200):
+        spectral(real)  # each call in training mode takes one step of power iteration
+    layer = spectral[2]
+    sigma = (layer.v.unsqueeze(1) @ layer.weight @ layer.u.unsqueeze(2)).flatten()
+    assert sigma.tolist() == pytest.approx(torch.linalg.matrix_norm(layer.weight, ord=2).tolist(), rel=1e-3)
+    run = train_toy_gan("spectral-norm", steps=6, batch=32, seeds=(0, 1))
+    first, second = (g[0].weight for g in run["generators"])
+    assert not torch.equal(first, second) and not torch.equal(first, toy_models("minimax", 0)[0][0].weight)
 
 
 def test_surface_grid_and_payload(runs, payload):

@@ -2,13 +2,14 @@
 
 A 2-D toy is where a GAN's failures can be watched: the real data are eight tight
 Gaussians on a circle, so a glance shows which modes the generator covers. Python trains
-the real thing (chapter 13 calls :func:`train_toy_gan` for each loss and measures the
-modes covered); with ``frames`` it also records, every few steps, the generator's samples
-for one fixed batch of noise and the discriminator's output on a grid of the plane.
-``gan_playback.js`` plays those frames back, so the demo also works on the static website.
+the real thing (chapter 13 calls :func:`train_toy_gan` for each loss, several seeds at once,
+and measures the modes covered); with ``frames`` it also records, every few steps, the first
+seed's generator samples for one fixed batch of noise and its discriminator's output on a
+grid of the plane. ``gan_playback.js`` plays those frames back, so the demo also works on the
+static website.
 
     from utils.widgets.gan_playback import GanPlayback, train_toy_gan, gan_playback_data
-    run = train_toy_gan("non-saturating", steps=1500, frames=24)
+    run = train_toy_gan("non-saturating", seeds=(0, 1, 2), frames=24)
     GanPlayback(gan_playback_data({"non-saturating": run}))
 
 The losses (``LOSSES``), for discriminator logits ``l`` (real data should score high):
@@ -38,9 +39,9 @@ LABELS = {
     "spectral-norm": "spectral norm",
 }
 MODES, RADIUS, MODE_STD = 8, 2.0, 0.05
-NOISE_DIM, HIDDEN = 8, 64
+NOISE_DIM, HIDDEN = 8, 32
 GP_WEIGHT = 0.1  # the WGAN-GP paper's value for its 2-D toys (10 for images)
-CRITIC_STEPS = 5  # WGAN-GP trains its critic 5 steps per generator step
+CRITIC_STEPS = 5  # the WGAN-GP paper trains its critic 5 steps per generator step
 EXTENT = 3.0  # the plane drawn by the widget: [-EXTENT, EXTENT]^2
 GRID = 20  # discriminator surface: GRID x GRID points
 
@@ -94,6 +95,57 @@ def toy_models(loss, seed=0):
     return generator, discriminator
 
 
+class StackedLinear(nn.Module):
+    """Copies of a linear layer, one per seed, applied at once by a batched matrix product.
+
+    A toy GAN's layers are so small that a step costs mostly Python and dispatch overhead, so
+    training several seeds as one model costs little more than training one. ``weight``
+    [copies, n_in, n_out] and ``bias`` [copies, 1, n_out] start from the given ``nn.Linear``
+    layers; an input [copies, n, n_in] gives [copies, n, n_out], and copy i only ever sees its
+    own slice, so the copies train independently. With ``spectral``, each copy's weight is
+    divided by its largest singular value, estimated by one step of power iteration per call
+    in training mode, as ``torch.nn.utils.parametrizations.spectral_norm`` does for one layer.
+    """
+
+    def __init__(self, linears, spectral=False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach().T for layer in linears]))
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in linears]).unsqueeze(1))
+        self.spectral = spectral
+        if spectral:
+            copies, n_in, n_out = self.weight.shape
+            self.register_buffer("u", F.normalize(torch.randn(copies, n_out), dim=1))
+            self.register_buffer("v", torch.zeros(copies, n_in))
+            for _ in range(15):  # start from a converged estimate, as torch does
+                self._power_step()
+
+    @torch.no_grad()
+    def _power_step(self):
+        """Singular vectors v [copies, n_in], u [copies, n_out] of each copy's weight, one step closer."""
+        self.v = F.normalize((self.weight @ self.u.unsqueeze(2)).squeeze(2), dim=1)
+        self.u = F.normalize((self.v.unsqueeze(1) @ self.weight).squeeze(1), dim=1)
+
+    def forward(self, x):
+        weight = self.weight
+        if self.spectral:
+            if self.training:
+                self._power_step()
+            sigma = self.v.unsqueeze(1) @ weight @ self.u.unsqueeze(2)  # [copies, 1, 1]; grad flows
+            weight = weight / sigma
+        return torch.baddbmm(self.bias, x, weight)
+
+
+def stack_mlps(mlps, spectral=False):
+    """One network that runs the ``mlps`` (same shape, e.g. one per seed) side by side:
+    input [len(mlps), n, n_in] -> output [len(mlps), n, n_out]."""
+    return nn.Sequential(
+        *[
+            StackedLinear(layers, spectral) if isinstance(layers[0], nn.Linear) else layers[0]
+            for layers in zip(*mlps)
+        ]
+    )
+
+
 def gradient_penalty(critic, real, fake):
     """``mean((|grad_x critic(x_hat)| - 1)^2)`` at random points x_hat between real and fake (WGAN-GP)."""
     alpha = torch.rand(len(real), *[1] * (real.dim() - 1))
@@ -131,60 +183,84 @@ def surface_grid(n=GRID, extent=EXTENT):
 
 def train_toy_gan(
     loss,
-    steps=1500,
+    steps=1000,
     batch=256,
-    lr=1e-3,
-    seed=0,
+    lr=1e-2,
+    seeds=(0,),
     frames=0,
     frame_points=150,
     gp_weight=GP_WEIGHT,
     critic_steps=None,
 ):
-    """Train a toy GAN with ``loss`` (one of ``LOSSES``); returns a dict.
+    """Train a toy GAN with ``loss`` (one of ``LOSSES``) once per seed in ``seeds``; returns a dict.
 
-    Both players use Adam (betas 0.5, 0.9); per iteration the discriminator takes
-    ``critic_steps`` steps (default: ``CRITIC_STEPS`` for WGAN-GP, else 1), the generator one. The
-    result holds the trained ``generator`` and ``discriminator``, ``g_grad``: the norm of
-    G's gradient at every step, and, when ``frames`` > 0, ``frames`` snapshots (step,
-    generator points for a fixed noise batch, D's output on :func:`surface_grid`).
+    The seeds train side by side as one stacked model (:func:`stack_mlps`), each from the
+    weights :func:`toy_models` gives for its seed and on its own batches; the batches come from
+    one random stream, so a seed's run also depends on the seeds trained beside it. Both players use
+    Adam (betas 0.5, 0.9) with a learning rate that decays linearly from ``lr`` to 0, so the
+    samples can settle on the modes at the end; per iteration the discriminator takes
+    ``critic_steps`` steps (default: ``CRITIC_STEPS`` for WGAN-GP, else 1), the generator one.
+    The result holds ``generators``: the trained generator of each seed (plain MLPs, as
+    :func:`toy_models` builds them), and, when ``frames`` > 0, ``frames`` snapshots of the
+    first seed (step, generator points for a fixed noise batch, D's output on
+    :func:`surface_grid`).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose from {LOSSES}")
     if critic_steps is None:
         critic_steps = CRITIC_STEPS if loss == "wgan-gp" else 1
-    generator, discriminator = toy_models(loss, seed)
-    rng = torch.Generator().manual_seed(seed + 1)
+    pairs = [toy_models("non-saturating", seed) for seed in seeds]  # plain layers; SN is added below
+    generator = stack_mlps([g for g, _ in pairs])
+    discriminator = stack_mlps([d for _, d in pairs], spectral=(loss == "spectral-norm"))
+    copies = len(seeds)
+
+    def critic(points):  # D on points [copies * n, 2], as gradient_penalty calls it
+        return discriminator(points.unflatten(0, (copies, -1))).flatten(0, 1)
+
+    rng = torch.Generator().manual_seed(seeds[0] + 1)
     fixed_noise = torch.randn(frame_points, NOISE_DIM, generator=rng)
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.5, 0.9))
+    decays = [torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1 - i / steps) for opt in (opt_g, opt_d)]
     record_at = {round(i * steps / max(1, frames - 1)) for i in range(frames)}  # empty when frames is 0
-    snapshots, g_grad = [], []
+    snapshots = []
     for step in range(steps + 1):
         if step in record_at:
             snapshots.append(_snapshot(step, generator, discriminator, fixed_noise))
         if step == steps:
             break
+        # The losses average over all copies' samples; times ``copies``, each copy gets exactly
+        # the gradient it would get if it trained alone.
         for _ in range(critic_steps):
-            real = sample_ring(batch, rng)
-            fake = generator(torch.randn(batch, NOISE_DIM, generator=rng))
+            real = sample_ring(copies * batch, rng).unflatten(0, (copies, batch))
+            fake = generator(torch.randn(copies, batch, NOISE_DIM, generator=rng))
             # discriminator step: the fakes are detached, so this step cannot change G
             d_loss = discriminator_loss(loss, discriminator(real), discriminator(fake.detach()))
             if loss == "wgan-gp":
-                d_loss = d_loss + gp_weight * gradient_penalty(discriminator, real, fake.detach())
+                d_loss = d_loss + gp_weight * gradient_penalty(
+                    critic, real.flatten(0, 1), fake.detach().flatten(0, 1)
+                )
             opt_d.zero_grad()
-            d_loss.backward()
+            (copies * d_loss).backward()
             opt_d.step()
         # generator step: its gradient flows back through the (just updated) discriminator
         g_loss = generator_loss(loss, discriminator(fake))
         opt_g.zero_grad()
-        g_loss.backward()
-        g_grad.append(float(torch.cat([p.grad.flatten() for p in generator.parameters()]).norm()))
+        (copies * g_loss).backward()
         opt_g.step()
+        for decay in decays:
+            decay.step()
+    generators = [g for g, _ in pairs]
+    with torch.no_grad():  # copy each seed's trained weights back into its plain generator
+        for i, g in enumerate(generators):
+            for layer, stacked in zip(g, generator):
+                if isinstance(layer, nn.Linear):
+                    layer.weight.copy_(stacked.weight[i].T)
+                    layer.bias.copy_(stacked.bias[i, 0])
     return {
         "loss": loss,
-        "generator": generator.eval(),
-        "discriminator": discriminator.eval(),
-        "g_grad": g_grad,
+        "seeds": tuple(seeds),
+        "generators": [g.eval() for g in generators],
         "frames": snapshots,
         "steps": steps,
     }
@@ -192,8 +268,10 @@ def train_toy_gan(
 
 @torch.no_grad()
 def _snapshot(step, generator, discriminator, noise):
-    points = generator(noise)
-    scores = discriminator(surface_grid()).squeeze(1)
+    """The first copy's samples for ``noise`` and its D's scores on the grid."""
+    copies = generator[0].weight.shape[0]
+    points = generator(noise.expand(copies, -1, -1))[0]
+    scores = discriminator(surface_grid().expand(copies, -1, -1))[0].squeeze(1)
     return {"step": step, "points": points, "scores": scores, "covered": modes_covered(points)[0]}
 
 
