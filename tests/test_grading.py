@@ -2,8 +2,9 @@
 
 One parallel run of ``python -m utils.grading`` grades, for every exercise set: its solution
 (full marks), its unmodified exercise notebook (zero), its mutants (wrong solutions that must
-lose points) and, for chapter 1, a red team of cheating submissions (zero on the cheated
-exercise, full marks on the others, and the grader finishes). The cases are declared in
+lose points) and its cheating submissions (chapter 1's red team against the grader; other sets'
+attempts to get around their "write it yourself" rules): zero on the cheated exercise, full marks
+on the others, and the grader finishes. The cases are declared in
 tests/grading_cases/NN_slug.toml. Fast unit tests of the pieces follow. The notebooks themselves
 run in a kernel under nbval (tests/test_notebooks_nbval.py); scenarios and "write it yourself"
 rules have their worked example in tests/test_grading_scenarios.py.

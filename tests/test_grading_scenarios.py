@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from tests.test_grading import printed_by_check
 from tools import make_exercises
-from utils.grading import public, rules, scenario
+from utils.grading import kernel, public, rules, scenario
 from utils.grading.check import LocalStudent
 from utils.grading.expect import StudentError, as_array, expect_close
 from utils.grading.public import visible_test
@@ -53,6 +53,13 @@ def mutate(solution, mutants):
     return nb
 
 
+# A detached result (a mutant) from a notebook that also patched torch so that every tensor seems to
+# have a grad_fn: the scenario runs against the library as imported, so the lie does not reach it.
+LIBRARY_PATCH = {"old": "import torch\n",
+                 "new": "import torch\n\ntorch.Tensor.grad_fn = property(lambda self: 'a lie')\n"}
+DETACHED = next(m for m in MUTANTS if m["name"] == "returns a detached result")
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The worked example's solution, stub and mutant notebooks, graded in one run of the command."""
@@ -66,6 +73,7 @@ def graded(tmp_path_factory):
     nbformat.write(make_exercises.exercise_notebook(solution, SET_NAME), submissions / "stub.ipynb")
     for k, mutants in enumerate(mutant_rounds()):
         nbformat.write(mutate(solution, mutants), submissions / f"mutants_{k}.ipynb")
+    nbformat.write(mutate(solution, [LIBRARY_PATCH, DETACHED]), submissions / "library_patch.ipynb")
     start = time.monotonic()
     command = [sys.executable, "-m", "utils.grading", str(submissions), "--tests", str(tests_dir),
                "--out", str(out), "--jobs", "2"]
@@ -95,6 +103,13 @@ def test_worked_example_mutant_loses_points(graded, round_, mutant):
     assert score < max_score, f"the scenarios do not catch the mutant {mutant['name']!r}"
 
 
+def test_a_notebook_that_patches_torch_does_not_change_what_a_scenario_measures(graded):
+    result = graded["library_patch"]
+    failed = [t["name"] for t in result["tests"] if t["score"] < t["max_score"]]
+    assert failed == ["standardized: with an input that requires grad, the result has the right values and a "
+                      "grad_fn"], result["tests"]
+
+
 def test_a_forbidden_call_fails_with_the_rule_in_the_students_feedback(graded):
     layer_norm_round = next(k for k, r in enumerate(mutant_rounds()) for m in r if "layer_norm" in m["new"])
     outputs = [t["output"] for t in graded[f"mutants_{layer_norm_round}"]["tests"]
@@ -117,6 +132,30 @@ def test_a_scenario_runs_next_to_the_students_objects_and_returns_plain_data():
     got = student.run(reports_a_gradient, [1.0, -2.0])
     assert type(got["grad"]) is torch.Tensor and got["grad"].tolist() == [2.0, -4.0]
     assert got["has_grad_fn"] is True and got["out"].requires_grad is False  # data, detached on the way
+
+
+def judges_in_place(student, x):
+    t = torch.tensor(x)
+    out = student.square_(t)
+    return {"unchanged": bool(torch.equal(t, torch.tensor(x))), "has_grad_fn": out.grad_fn is not None,
+            "parameters": len(list(torch.nn.Linear(2, 2).named_parameters()))}
+
+
+def test_a_scenario_runs_against_the_library_as_it_was_before_the_notebook(monkeypatch):
+    """What a notebook patched at its top is undone while a scenario runs, and put back after it."""
+    snapshot = kernel.library_snapshot()
+    lie = property(lambda self: "a lie")
+    monkeypatch.setattr(torch, "equal", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.Tensor, "grad_fn", lie, raising=False)
+    monkeypatch.setattr(torch.nn.Module, "named_parameters", lambda self, *a, **k: iter(()))
+    monkeypatch.setattr(torch, "a_new_name", 1, raising=False)
+    student = kernel.Kernel({"square_": lambda t: t.mul_(t)}, library=snapshot)
+    source = scenario.source_of(judges_in_place)
+    reply = student.handle({"op": "scenario", "source": source, "name": "judges_in_place", "args": [[3.0]],
+                            "kwargs": {}})
+    assert reply == {"ok": {"unchanged": False, "has_grad_fn": False, "parameters": 2}}
+    assert torch.equal(torch.zeros(1), torch.ones(1)) is True and vars(torch.Tensor)["grad_fn"] is lie
+    assert torch.a_new_name == 1  # a module's new names stay (importing a submodule adds some)
 
 
 def test_a_call_that_switches_gradients_off_for_good_costs_only_its_own_points():
@@ -188,7 +227,8 @@ def test_forbidden_functions_raise_during_the_call_and_are_restored_after(monkey
     notebook = {"torch": torch, "F": F}
     exec("from torch.nn.functional import gelu", notebook)  # a name bound to the function itself
     for body in ["torch.softmax(x, 0)", "x.softmax(0)", "F.softmax(x, 0)", "gelu(x)",
-                 "x.requires_grad_().sum().backward()", "torch.func.grad(lambda t: t.sum())(x)"]:
+                 "x.requires_grad_().sum().backward()", "torch.func.grad(lambda t: t.sum())(x)",
+                 "torch.func.jvp(torch.sin, (x,), (x,))[1]"]:
         exec(f"def my_softmax(x):\n    return {body}", notebook)
         student = LocalStudent({"my_softmax": notebook["my_softmax"]}, scopes=[notebook])
         with student._testing("my_softmax"), pytest.raises(StudentError) as raised:

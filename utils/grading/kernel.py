@@ -11,7 +11,10 @@ so a check and a hidden test see the student's code behave the same way. Request
 - ``{"op": "scenario", "source", "name", "args", "kwargs", "rules"}``: compile a test's
   scenario (``scenario.py``) and call it with the student's names and the arguments.
 
-``rules`` (``rules.py``) names functions switched off while that call runs. Every reply is
+``rules`` (``rules.py``) names functions switched off while that call runs. A scenario is the
+test's own code, so it runs against the library as it was before the notebook ran (``library``,
+taken when grading starts): a notebook that patched ``torch.equal`` or ``nn.Module.named_parameters``
+at the top does not change what a scenario measures. Every reply is
 ``{"ok": value}``, ``{"error": {"type", "message", "where"}}`` or ``{"unreadable": what}``
 (the result was not plain data).
 """
@@ -28,11 +31,12 @@ MAX_MESSAGE_CHARS = 2000
 class Kernel:
     """The student's names (``namespace``) and the objects kept for the tests."""
 
-    def __init__(self, namespace, transform=str, scopes=None, catches=BaseException):
+    def __init__(self, namespace, transform=str, scopes=None, catches=BaseException, library=()):
         self.namespace = namespace
         self.transform = transform  # turns IPython syntax into plain Python (grading only)
         self.scopes = [namespace] if scopes is None else scopes  # where rules also switch names off
         self.catches = catches      # the student's notebook keeps its KeyboardInterrupt
+        self.library = library      # library_snapshot() from before the notebook ran (grading only)
         self.kept = []
 
     def handle(self, request):
@@ -41,7 +45,9 @@ class Kernel:
                 self.run_cell(request["number"], request["source"])
                 return {"ok": None}
             args, kwargs = request["args"], request["kwargs"]
-            with gradients_on(), rules.switched_off(request.get("rules"), self.scopes):
+            library = self.library if request["op"] == "scenario" else ()
+            switched_off = rules.switched_off(request.get("rules"), self.scopes)
+            with gradients_on(), library_as_imported(library), switched_off:
                 if request["op"] == "scenario":
                     function = scenario.load(request["source"], request["name"])
                     result = function(scenario.StudentNames(self.namespace), *args, **kwargs)
@@ -77,6 +83,45 @@ class Kernel:
         except Exception:  # noqa: BLE001
             return {"unreadable": f"a {type(result).__name__}"}
         return {"ok": result}
+
+
+def library_snapshot():
+    """The attributes of what scenarios use (builtins, math, NumPy, torch, torch.nn.functional,
+    torch.autograd, and the classes Tensor and nn.Module), as they are now."""
+    owners = [sys.modules[name] for name in ("builtins", "math", "numpy") if name in sys.modules]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        owners += [torch, torch.nn.functional, torch.autograd, torch.Tensor, torch.nn.Module]
+    return [(owner, dict(vars(owner))) for owner in owners]
+
+
+@contextlib.contextmanager
+def library_as_imported(snapshot):
+    """Within the block, every attribute in ``snapshot`` that was since replaced or deleted is back
+    (and, on a class, one that was added is gone, since it hides the inherited one); afterwards the
+    notebook's versions return. A module's new attributes stay: importing a submodule adds them."""
+    undo = []
+    for owner, before in snapshot:
+        now = dict(vars(owner))
+        for name in set(before) | (set(now) if isinstance(owner, type) else set()):
+            if now.get(name, _MISSING) is not before.get(name, _MISSING):
+                undo.append((owner, name, now.get(name, _MISSING)))
+                _set(owner, name, before.get(name, _MISSING))
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(undo):
+            _set(owner, name, value)
+
+
+_MISSING = object()
+
+
+def _set(owner, name, value):
+    if value is _MISSING:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, value)
 
 
 def gradients_on():

@@ -20,14 +20,16 @@ This stops the honest shortcut (calling the library where the exercise asks for 
 formula). It does not stop a determined student: a reference saved where the rule cannot
 see it (inside a list, a default argument, a private torch alias such as ``torch._C``) still
 works. ``AUTOGRAD`` lists the entry points of PyTorch's autograd for hand-written backward
-passes (``torch.func`` and ``torch.autograd.functional`` go through them).
+passes, forward mode included (``torch.func.grad``, ``jvp``, ``jacfwd`` and
+``torch.autograd.functional`` go through them).
 """
 
 import contextlib
 import importlib
 import sys
 
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.grad")
+AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.backward", "torch.autograd.grad",
+            "torch.autograd.forward_ad.make_dual")
 
 _RULES = {}  # exercise name -> tuple of dotted names
 

@@ -18,7 +18,7 @@ import os
 import sys
 
 from . import channel, sandbox
-from .kernel import Kernel
+from .kernel import Kernel, library_snapshot
 
 FAKE_SHELL_CELL_MAGICS = ("time", "capture")  # %%magics whose cell body is still plain Python
 
@@ -86,4 +86,4 @@ def notebook_kernel(transform):
     namespace = {"__name__": "__main__", "__builtins__": builtins, "display": lambda *a, **k: None}
     shell = _Shell(namespace)
     namespace["get_ipython"] = lambda: shell
-    return Kernel(namespace, transform)
+    return Kernel(namespace, transform, library=library_snapshot())

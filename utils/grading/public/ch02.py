@@ -23,8 +23,9 @@ from utils.grading.rules import AUTOGRAD, write_it_yourself
 write_it_yourself("gelu", "torch.nn.functional.gelu")
 write_it_yourself("swish", "torch.nn.functional.silu")
 write_it_yourself("stable_softmax", "torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax",
-                  "torch.special.softmax", "torch.logsumexp", "torch.Tensor.logsumexp", "torch.log_softmax",
-                  "torch.Tensor.log_softmax", "torch.nn.functional.log_softmax")
+                  "torch.special.softmax", "torch.logsumexp", "torch.Tensor.logsumexp",
+                  "torch.special.logsumexp", "torch.log_softmax", "torch.Tensor.log_softmax",
+                  "torch.nn.functional.log_softmax", "torch.special.log_softmax")
 write_it_yourself("smooth_grads", *AUTOGRAD)
 
 FEW_POINTS = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=torch.float64)

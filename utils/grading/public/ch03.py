@@ -12,11 +12,13 @@ from utils.grading.rules import write_it_yourself
 # The PyTorch losses each exercise asks students to write themselves: switched off while it is checked.
 write_it_yourself("huber_loss", "torch.nn.functional.huber_loss", "torch.nn.functional.smooth_l1_loss")
 write_it_yourself("stable_bce_with_logits", "torch.nn.functional.binary_cross_entropy_with_logits",
-                  "torch.nn.functional.binary_cross_entropy", "torch.nn.functional.softplus")
+                  "torch.binary_cross_entropy_with_logits", "torch.nn.functional.binary_cross_entropy",
+                  "torch.nn.functional.softplus")
 write_it_yourself("label_smoothed_cross_entropy", "torch.nn.functional.cross_entropy")
-write_it_yourself("kl_categorical", "torch.nn.functional.kl_div")
+write_it_yourself("kl_categorical", "torch.nn.functional.kl_div", "torch.distributions.kl_divergence",
+                  "torch.distributions.kl.kl_divergence")
 write_it_yourself("binary_focal_loss", "torch.nn.functional.binary_cross_entropy_with_logits",
-                  "torch.nn.functional.binary_cross_entropy")
+                  "torch.binary_cross_entropy_with_logits", "torch.nn.functional.binary_cross_entropy")
 write_it_yourself("cross_entropy_ignoring", "torch.nn.functional.cross_entropy",
                   "torch.nn.functional.nll_loss")
 
