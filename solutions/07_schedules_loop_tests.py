@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from utils.grading.expect import as_dict, as_float, as_list, expect_close, expect_raises, fail
+from utils.grading.expect import as_array, as_dict, as_float, as_list, expect_close, expect_raises, fail
 from utils.grading.hidden import hidden_test
 
 # ---- helpers: a small float64 MLP built the same way here and in the scenarios --------------------------
@@ -441,7 +441,7 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         scheduler.step()
     rng_before = torch.get_rng_state()
     checkpoint = student.make_checkpoint(model, optimizer, scheduler)
-    rng_kept = bool(torch.equal(rng_before, torch.get_rng_state()))
+    rng_states = [rng_before, torch.get_rng_state()]  # before and after: compared in the test
     last_lrs = [scheduler.get_last_lr()]
 
     def odd_values(value, where):
@@ -484,7 +484,7 @@ def resume_scenario(student, weights, batches, first, second, dropout, kind):
         "straight": straight,
         "resumed": fresh.state_dict(),
         "lr": optimizer.param_groups[0]["lr"],
-        "rng_kept": rng_kept,
+        "rng_states": rng_states,
         "odd": odd,
         "last_lrs": last_lrs,
     }
@@ -496,11 +496,15 @@ def run_resume(student, seed, dropout, kind):
     got = as_dict(
         student.run(resume_scenario, weights, batches, 3, 5, dropout, kind),
         "the scenario",
-        keys=["straight", "resumed", "lr", "rng_kept", "odd", "last_lrs"],
+        keys=["straight", "resumed", "lr", "rng_states", "odd", "last_lrs"],
     )
     if got["odd"]:
         fail(f"a checkpoint holds plain data (tensors, numbers, strings, lists, dicts), not {got['odd']}")
-    if not got["rng_kept"]:
+    rng_before, rng_after = (
+        as_array(state, "the random state", kind="int")
+        for state in as_list(got["rng_states"], "the random states", length=2)
+    )
+    if not np.array_equal(rng_before, rng_after):
         fail("make_checkpoint changed the random state of the run it saves (it must only read it)")
     straight = as_dict(got["straight"], "the weights of the uninterrupted run")
     resumed = as_dict(got["resumed"], "the weights of the resumed run", keys=list(straight))

@@ -126,17 +126,16 @@ def refuses_what_pytorch_refuses_and_bad_arguments(student):
 
 
 def call_conv(student, x, weight, bias, kwargs):
-    """Call conv2d_loops on tensors we keep; report the output, its dtype and whether x changed."""
+    """Call conv2d_loops on tensors we keep; report the output, its dtype and x after the call."""
     x, weight = torch.tensor(x), torch.tensor(weight)
-    kept = x.clone()
     bias = None if bias is None else torch.tensor(bias)
     out = student.conv2d_loops(x, weight, bias, **kwargs)
-    return {"out": out, "dtype": str(out.dtype), "x_unchanged": bool(torch.equal(x, kept))}
+    return {"out": out, "dtype": str(out.dtype), "x_after": x}  # the test compares x_after with its copy
 
 
 def expect_conv(student, x, weight, bias, kwargs, what, rtol=1e-7):
     """Values as F.conv2d's, and x's dtype; float64 to float64 precision (not rounded through float32)."""
-    got = as_dict(student.run(call_conv, x, weight, bias, kwargs), what, keys=["out", "dtype", "x_unchanged"])
+    got = as_dict(student.run(call_conv, x, weight, bias, kwargs), what, keys=["out", "dtype", "x_after"])
     want = F.conv2d(
         torch.tensor(x), torch.tensor(weight), None if bias is None else torch.tensor(bias), **kwargs
     )
@@ -191,7 +190,7 @@ def keeps_the_dtype_and_leaves_the_input_alone(student):
     weight = rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
     got = expect_conv(student, x, weight, None, dict(padding=1), "a float32 input", rtol=1e-4)
     expect_equal(got["dtype"], "torch.float32", "the output dtype for a float32 input")
-    if not got["x_unchanged"]:
+    if not np.array_equal(as_array(got["x_after"], "x after the call", shape=x.shape), x):
         fail("conv2d_loops changed the input x; pad a copy instead")
     ramp = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     expect_conv(
@@ -308,12 +307,11 @@ def jumps_and_the_classic_stacks(student):
 def convert_and_keep(student, images):
     """Call images_to_batch on an array we keep; report the result, its dtype and the array after."""
     array = np.array(images, dtype=np.uint8)
-    kept = array.copy()
     out = student.images_to_batch(array)
     return {
         "out": out,
         "dtype": str(out.dtype),
-        "unchanged": bool(np.array_equal(array, kept)),
+        "images_after": array,  # the test compares it with its own copy
         "is_tensor": isinstance(out, torch.Tensor),
     }
 
@@ -327,7 +325,7 @@ def channels_move_to_axis_one(student):
         got = as_dict(
             student.run(convert_and_keep, images),
             "images_to_batch",
-            keys=["out", "dtype", "unchanged", "is_tensor"],
+            keys=["out", "dtype", "images_after", "is_tensor"],
         )
         want = images.transpose(0, 3, 1, 2).astype(np.float64) / 255
         expect_close(
@@ -346,14 +344,15 @@ def float32_values_in_zero_one_and_input_untouched(student):
     got = as_dict(
         student.run(convert_and_keep, images),
         "images_to_batch",
-        keys=["out", "dtype", "unchanged", "is_tensor"],
+        keys=["out", "dtype", "images_after", "is_tensor"],
     )
     if not got["is_tensor"]:
         fail("images_to_batch should return a torch tensor")
     expect_equal(got["dtype"], "torch.float32", "the dtype of the batch")
     want = images.transpose(0, 3, 1, 2).astype(np.float64) / 255
     expect_close(as_array(got["out"], "the batch", shape=(2, 1, 3, 2)), want, "a grey batch", rtol=1e-6)
-    if not got["unchanged"]:
+    after = as_array(got["images_after"], "the images after the call", shape=images.shape)
+    if not np.array_equal(after, images):
         fail("images_to_batch changed the images it was given")
 
 
@@ -373,11 +372,14 @@ def reference_flip_and_crop(images, padding, flips, tops, lefts):
 def augment_and_keep(student, images, padding, flips, tops, lefts):
     """Call flip_and_crop on tensors we keep; report the result, its dtype and the images after."""
     x = torch.tensor(images)
-    kept = x.clone()
     out = student.flip_and_crop(x, padding, torch.tensor(flips), torch.tensor(tops), torch.tensor(lefts))
-    storage = x.untyped_storage().data_ptr()
-    shares = isinstance(out, torch.Tensor) and out.untyped_storage().data_ptr() == storage
-    return {"out": out, "dtype": str(out.dtype), "unchanged": bool(torch.equal(x, kept)), "shares": shares}
+    out_storage = out.untyped_storage().data_ptr() if isinstance(out, torch.Tensor) else None
+    return {
+        "out": out,
+        "dtype": str(out.dtype),
+        "images_after": x,  # the images after the call and both storage addresses: the test compares them
+        "storages": [out_storage, x.untyped_storage().data_ptr()],
+    }
 
 
 @hidden_test("flip_and_crop", points=1)
@@ -394,7 +396,7 @@ def every_flip_and_offset(student):
     got = as_dict(
         student.run(augment_and_keep, images, padding, flips, tops, lefts),
         "flip_and_crop",
-        keys=["out", "dtype", "unchanged", "shares"],
+        keys=["out", "dtype", "images_after", "storages"],
     )
     want = reference_flip_and_crop(images, padding, flips, tops, lefts)
     # flips and crops copy values: exact, and float64 stays float64
@@ -417,23 +419,26 @@ def dtype_input_and_padding_three(student):
     got = as_dict(
         student.run(augment_and_keep, images, 3, flips, tops, lefts),
         "flip_and_crop",
-        keys=["out", "dtype", "unchanged", "shares"],
+        keys=["out", "dtype", "images_after", "storages"],
     )
     want = reference_flip_and_crop(images, 3, flips, tops, lefts)
     expect_close(
         as_array(got["out"], "the augmented batch", shape=(4, 1, 6, 6)), want.numpy(), "padding 3", rtol=1e-6
     )
     expect_equal(got["dtype"], "torch.float32", "the dtype of the augmented batch")
-    if not got["unchanged"]:
+    after = as_array(got["images_after"], "the images after the call", shape=images.shape)
+    if not np.array_equal(after, images):
         fail("flip_and_crop changed the images it was given (flip or pad a copy)")
     # padding 0 and no flip: nothing moves, but the result is still a new tensor
     got = as_dict(
         student.run(augment_and_keep, images, 0, [False] * 4, [0] * 4, [0] * 4),
         "flip_and_crop",
-        keys=["out", "dtype", "unchanged", "shares"],
+        keys=["out", "dtype", "images_after", "storages"],
     )
     expect_close(as_array(got["out"], "the batch", shape=(4, 1, 6, 6)), images, "padding 0, no flip", rtol=0)
-    if got["shares"]:
+    out_storage, x_storage = as_list(got["storages"], "the storage addresses", length=2)
+    x_storage = as_int(x_storage, "the images' storage address")
+    if out_storage is not None and as_int(out_storage, "the output's storage address") == x_storage:
         fail("with padding 0 and no flip, flip_and_crop returned the images themselves; return a new tensor")
 
 

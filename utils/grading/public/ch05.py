@@ -15,7 +15,15 @@ from utils.grading.public import visible_test
 from utils.grading.rules import write_it_yourself
 
 BATCH_NORM = ("torch.nn.functional.batch_norm", "torch.batch_norm")
-write_it_yourself("batch_norm_step", *BATCH_NORM)
+# batch_norm_step also has these routes: native_batch_norm returns the batch statistics, and instance
+# norm over x viewed as one "instance" with C channels computes batch norm's output
+write_it_yourself(
+    "batch_norm_step",
+    *BATCH_NORM,
+    "torch.native_batch_norm",
+    "torch.nn.functional.instance_norm",
+    "torch.instance_norm",
+)
 write_it_yourself("ScratchBatchNorm1d", *BATCH_NORM)
 write_it_yourself(
     "group_norm",

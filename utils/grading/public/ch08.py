@@ -24,7 +24,21 @@ from utils.grading.expect import (
 from utils.grading.public import visible_test
 from utils.grading.rules import write_it_yourself
 
-CONV = ("torch.nn.functional.conv2d", "torch.conv2d", "torch.nn.functional.unfold", "torch._C._nn.im2col")
+CONV = (
+    "torch.nn.functional.conv2d",
+    "torch.conv2d",
+    "torch.nn.functional.unfold",
+    "torch._C._nn.im2col",
+    # the other convolutions reach the same answer (a 1-d one row by row, a 3-d one over a depth of 1,
+    # a transposed one with the kernel flipped, torch.convolution under all of them)
+    "torch.nn.functional.conv1d",
+    "torch.conv1d",
+    "torch.nn.functional.conv3d",
+    "torch.conv3d",
+    "torch.nn.functional.conv_transpose2d",
+    "torch.conv_transpose2d",
+    "torch.convolution",
+)
 write_it_yourself("conv2d_loops", *CONV)
 write_it_yourself("im2col", *CONV)
 
