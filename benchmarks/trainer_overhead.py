@@ -16,9 +16,15 @@ just before it (the steadiest of the three on a busy machine, where load changes
 shared machine, ``OMP_NUM_THREADS=1 ... --clock cpu`` times the process's CPU time instead of
 the wall clock, which other jobs inflate far less. The loop and the plain Trainer end with
 identical weights, which shows they did the same work.
+
+Even on an idle 2-core virtual machine one epoch of the tiny model varies by 10-20% from run to
+run, far more than 10 us of its roughly 600 us per step, so a third comparison runs the loop and
+the Trainer with a model, loss and optimizer that do nothing: the difference left is the Trainer's
+own bookkeeping per step, measured to about a microsecond.
 """
 
 import argparse
+import random
 import statistics
 
 import torch
@@ -31,9 +37,9 @@ from utils.train import Trainer, accuracy
 SEED = 0
 
 
-def hand_written_loop(model, optimizer, batches):
+def hand_written_loop(model, optimizer, batches, loss_fn=None):
     """The loop chapter 7 starts from: forward, loss, backward, step (and the mean loss)."""
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
     model.train()
     total, count = 0.0, 0
     for x, y in batches:
@@ -66,6 +72,75 @@ def tiny_mlp():
     return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
+class NoWorkModel(nn.Module):
+    """Returns its input. Its one parameter is never used; the Trainer checks parameters are finite."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return x
+
+
+class NoWorkOptimizer(torch.optim.Optimizer):
+    """An optimizer whose step and zero_grad do nothing."""
+
+    def __init__(self, parameters, lr=0.0):
+        super().__init__(parameters, {"lr": lr})
+
+    def step(self, closure=None):
+        pass
+
+    def zero_grad(self, set_to_none=True):
+        pass
+
+
+class NoWorkLoss:
+    """A loss that costs nothing to compute, differentiate or read."""
+
+    value = torch.zeros(())
+
+    def __call__(self, outputs, y):
+        return self
+
+    def backward(self):
+        pass
+
+    def detach(self):
+        return self.value
+
+    def item(self):
+        return 0.0
+
+
+def bookkeeping_only(rounds, clock):
+    """The same loop and Trainer with a model, loss and optimizer that do no work at all.
+
+    What is left is each one's own bookkeeping (batches, device moves, tallies, the scaler...),
+    small enough that this machine's noise, a share of the total, no longer hides it.
+    """
+    x, y = make_moons(n=16384, noise=0.2, seed=SEED)
+
+    def run(loop):
+        batches = TensorBatches(x, y, 8, seed=SEED)
+        model = NoWorkModel()
+        optimizer = NoWorkOptimizer(model.parameters())
+        with Timer() as timer:
+            if loop:
+                hand_written_loop(model, optimizer, batches, loss_fn=NoWorkLoss())
+            else:
+                Trainer(model, optimizer, NoWorkLoss(), device="cpu", progress=False).fit(batches, epochs=1)
+        return timer.cpu_seconds if clock == "cpu" else timer.seconds
+
+    steps = -(-len(x) // 8)
+    differences = [run(loop=False) - run(loop=True) for _ in range(rounds)]
+    median, (low, high) = statistics.median(differences), bootstrap_interval(differences)
+    print(f"\nbookkeeping only (model, loss and optimizer do nothing), {steps} steps, {rounds} rounds, "
+          f"{clock} time:\n  Trainer minus loop per step: {median / steps * 1e6:+.2f} us "
+          f"(95% interval [{low / steps * 1e6:+.2f}, {high / steps * 1e6:+.2f}])")
+
+
 def compare(title, make_model, x, y, batch_size, rounds, clock):
     variants = {
         "hand-written loop": (hand_written_loop, {}),
@@ -94,12 +169,23 @@ def compare(title, make_model, x, y, batch_size, rounds, clock):
     median, best = statistics.median(times["Trainer"]), min(times["Trainer"])
     # Each round's Trainer run minus the loop run just before it: a change of load between rounds
     # cancels out, so the median of these differences is the steadiest estimate on a shared machine.
-    paired = statistics.median(t - loop for t, loop in zip(times["Trainer"], times["hand-written loop"]))
+    differences = [t - loop for t, loop in zip(times["Trainer"], times["hand-written loop"])]
+    paired = statistics.median(differences)
+    low, high = bootstrap_interval(differences)
     print(f"  identical weights, Trainer vs loop: {same}")
     print(f"  Trainer overhead: {median / loop_median - 1:+.1%} by the medians, "
           f"{best / loop_best - 1:+.1%} by the fastest runs, {paired / loop_median:+.1%} by the median "
           f"paired difference; per step: {(median - loop_median) / steps * 1e6:+.1f} us by the medians, "
           f"{(best - loop_best) / steps * 1e6:+.1f} by the fastest, {paired / steps * 1e6:+.1f} paired")
+    print(f"  95% interval of the paired per-step difference: [{low / steps * 1e6:+.1f}, "
+          f"{high / steps * 1e6:+.1f}] us (what this machine's noise lets {rounds} rounds resolve)")
+
+
+def bootstrap_interval(values, resamples=2000, seed=SEED):
+    """A 95% interval for the median of ``values``: the median of many resamples drawn with replacement."""
+    pick = random.Random(seed)
+    medians = sorted(statistics.median(pick.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def main():
@@ -116,6 +202,7 @@ def main():
     if args.only in (None, "tiny"):
         x, y = make_moons(n=16384, noise=0.2, seed=SEED)
         compare("tiny MLP (goal: at most +10 us/step)", tiny_mlp, x, y, 8, args.rounds, args.clock)
+        bookkeeping_only(args.rounds, args.clock)
 
 
 if __name__ == "__main__":

@@ -367,3 +367,23 @@ def test_the_progress_bar_shows_live_metrics(moons, capsys):
 def test_history_can_be_rebuilt_from_saved_records():
     history = History([{"epoch": 1, "train_loss": 1.0}, {"epoch": 2, "train_loss": 0.5}])
     assert len(history) == 2 and history["train_loss"] == [1.0, 0.5]
+
+
+def test_metrics_may_return_floats_or_tensors_but_one_number_per_batch(moons):
+    X, y, _, _ = moons
+
+    def fit_with(metric):
+        batches = TensorBatches(X, y, 64, seed=0)
+        torch.manual_seed(0)
+        model = mlp()
+        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.CrossEntropyLoss(),
+                          device=CPU, metrics={"m": metric}, progress=False)
+        return trainer.fit(batches, epochs=1)
+
+    as_tensor = fit_with(accuracy)["train_m"][-1]
+    as_float = fit_with(lambda logits, y: float(accuracy(logits, y)))["train_m"][-1]
+    as_int_tensor = fit_with(lambda logits, y: (logits.argmax(1) == y).sum() * 0 + 1)["train_m"][-1]
+    assert as_tensor == pytest.approx(as_float, abs=1e-12) and 0.5 < as_tensor <= 1
+    assert as_int_tensor == 1.0
+    with pytest.raises(ValueError, match="m gave more than one number"):
+        fit_with(lambda logits, y: logits.argmax(1) == y)

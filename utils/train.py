@@ -440,8 +440,14 @@ class _Tally:
         if self.pending:
             sizes = torch.tensor([size for size, _, _ in self.pending], dtype=torch.float64)
             for name in self.totals:
-                values = torch.stack([torch.as_tensor(batch[name]).float().reshape(())
-                                      for _, _, batch in self.pending]).cpu().double()
+                column = [batch[name] for _, _, batch in self.pending]
+                if all(isinstance(value, torch.Tensor) for value in column):
+                    values = torch.stack(column).reshape(-1)  # one copy from the device for the lot
+                else:
+                    values = torch.tensor([float(value) for value in column])
+                if len(values) != len(column):
+                    raise ValueError(f"{name} gave more than one number for a batch")
+                values = values.to("cpu", torch.float64)
                 if name == "loss" and self.epoch is not None and not values.isfinite().all():
                     first = int((~values.isfinite()).nonzero()[0])
                     raise FloatingPointError(self.stopped(
