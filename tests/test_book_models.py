@@ -25,6 +25,7 @@ from utils.models import (
     MissingModelError,
     StaleModelError,
     char_gpt,
+    char_lstm,
     get_recipe,
     load_book_model,
     manifest_entry,
@@ -94,8 +95,8 @@ def test_classifier_is_good_enough_and_its_frechet_floor_reproduces(manifest):
 @pytest.mark.parametrize("name", NAMES)
 def test_short_run_of_recipe_is_deterministic_and_matches_the_manifest(name, manifest):
     recipe = get_recipe(name)
-    _, first = recipe.train(max_steps=SHORT_RUN_STEPS, progress=False)
-    _, second = recipe.train(max_steps=SHORT_RUN_STEPS, progress=False)
+    _, first, _ = recipe.train(max_steps=SHORT_RUN_STEPS, progress=False)
+    _, second, _ = recipe.train(max_steps=SHORT_RUN_STEPS, progress=False)
     assert len(first) == SHORT_RUN_STEPS
     assert first == second  # same seed, same process: bit for bit
     # The shipped run began with the same steps; other thread counts may move the last bits.
@@ -165,13 +166,31 @@ def test_unknown_model_name_lists_the_known_ones():
 
 def test_char_gpt_learns_in_a_few_steps_and_generates_text():
     settings = {**char_gpt.LIVE, "steps": 30}
-    model, first = char_gpt.train(settings, max_steps=30, progress=False)
-    _, second = char_gpt.train(settings, max_steps=5, progress=False)
+    model, first, _ = char_gpt.train(settings, max_steps=30, progress=False)
+    _, second, _ = char_gpt.train(settings, max_steps=5, progress=False)
     assert first[:5] == second
     assert first[0] == pytest.approx(np.log(256), abs=0.1)  # small initial weights: uniform guesses
     assert char_gpt.evaluate(model)["test_loss"] < first[0] - 0.5
     text = char_gpt.generate(model, "def ", 20, generator=torch.Generator().manual_seed(0))
     assert text.startswith("def ") and len(text) > len("def ")  # 20 bytes, a few may decode together
+
+
+def test_char_lstm_learns_in_a_few_steps_on_the_gpts_windows():
+    model, losses, _ = char_lstm.train({**char_lstm.LIVE, "steps": 30}, progress=False)
+    assert model.context == char_gpt.BOOK["context"]  # scored on the same held-out windows
+    assert char_lstm.evaluate(model)["test_loss"] < losses[0] - 0.5
+
+
+def test_held_out_curve_is_measured_after_the_chosen_steps_without_changing_the_run():
+    settings = {**char_lstm.LIVE, "steps": 12}
+    model, plain, measured = char_lstm.train(settings, progress=False)
+    assert measured["held_out_curve"]["steps"] == []
+    _, with_curve, measured = char_lstm.train({**settings, "curve_points": 3}, progress=False)
+    curve = measured["held_out_curve"]
+    assert curve["steps"] == char_gpt.curve_steps(12, 3) == [0, 2, 12]
+    assert with_curve == plain  # the evaluations use no random numbers and leave the weights alone
+    assert curve["test_loss"][-1] == pytest.approx(char_lstm.evaluate(model)["test_loss"])
+    assert curve["cpu_s"] == sorted(curve["cpu_s"])
 
 
 # The Fréchet distance helper, against its definition.

@@ -52,7 +52,7 @@ def train_and_record(name, models_dir=MODELS_DIR, note=""):
     """Train the book model ``name``, save its weights and manifest entry; return the entry."""
     recipe = get_recipe(name)
     load_before, started_wall, started_cpu = load_average(), time.perf_counter(), time.process_time()
-    model, losses = recipe.train(progress=True)
+    model, losses, measured = recipe.train(progress=True)
     wall, cpu = time.perf_counter() - started_wall, time.process_time() - started_cpu
     load_after = load_average()
 
@@ -85,6 +85,7 @@ def train_and_record(name, models_dir=MODELS_DIR, note=""):
         "metrics": metrics_fp16 if dtype == torch.float16 else metrics_fp32,
         "metrics_float32": metrics_fp32,
         "metrics_float16": metrics_fp16,
+        **measured,
         **extra,
         "training": {
             "device": "cpu",

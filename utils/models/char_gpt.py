@@ -5,9 +5,14 @@ position embeddings, the output layer tied to the token embedding) reads UTF-8 b
 so its vocabulary is the 256 byte values and no tokenizer is needed: for the mostly ASCII
 corpus a byte is a character. The corpus is ``load_text_corpus()`` (the Python Language
 Reference that ships with every Python); its first 90% trains, the last 10% tests.
+
+Training also records a held-out learning curve: the test loss at a few steps spaced
+geometrically up to the last, against the CPU seconds spent training so far. The char_lstm
+recipe records the same curve, so chapter 11 can compare the two per second of compute.
 """
 
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +36,9 @@ BOOK = {
     "batch_size": 32,
     "max_lr": 3e-3,
     "weight_decay": 0.1,
+    "curve_points": 14,  # held-out losses measured during training, the last one at the end
 }
-LIVE = {**BOOK, "steps": 300}
+LIVE = {**BOOK, "steps": 300, "curve_points": 0}
 
 METRIC = "test_loss"  # mean cross-entropy per byte on the held-out text, nats; lower is better
 TOLERANCE = 0.005  # the test windows are fixed, so only float rounding moves it
@@ -126,14 +132,69 @@ def build_model(settings):
     return CharGPT(settings["context"], settings["width"], settings["layers"], settings["heads"])
 
 
-def train(settings, max_steps=None, progress=True):
-    """Train by the recipe; return ``(model, losses)``, the loss of every step.
+def curve_steps(total, points, first_share=1 / 64):
+    """``points`` step counts, spaced geometrically from ``first_share * total`` to ``total``."""
+    if points < 2:
+        return [total] * points
+    return sorted({round(total * first_share ** (1 - i / (points - 1))) for i in range(points)})
 
-    AdamW with decay on the weight matrices only, and a one-cycle learning rate.
+
+class HeldOutCurve:
+    """``batches`` passed through, with ``evaluate(model)["test_loss"]`` measured after the steps ``at``.
+
+    A trainer asks for batch k + 1 only after its k-th optimizer step, so the measurement then
+    sees the weights after exactly k steps. ``cpu_s`` is this process's CPU time spent training
+    up to that step (``time.process_time``), without the time of the measurements themselves.
+    The evaluation uses no random numbers and puts the model back in training mode, so the run
+    is the same as without the curve.
     """
+
+    def __init__(self, batches, model, at, evaluate):
+        self.batches, self.model, self.at, self.evaluate = batches, model, set(at), evaluate
+        self.steps, self.cpu_s, self.test_loss = [], [], []
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        trained, started, step = 0.0, time.process_time(), 0
+        for step, batch in enumerate(self.batches):
+            if step in self.at:
+                trained += time.process_time() - started
+                self._measure(step, trained)
+                started = time.process_time()
+            yield batch
+        step += 1  # the trainer asks for one more batch only after the last step
+        if step in self.at:
+            self._measure(step, trained + time.process_time() - started)
+
+    def _measure(self, step, cpu_s):
+        self.steps.append(step)
+        self.cpu_s.append(round(cpu_s, 2))
+        self.test_loss.append(self.evaluate(self.model)["test_loss"])
+        self.model.train()
+
+    def record(self):
+        """The curve, for the manifest."""
+        return {"steps": self.steps, "cpu_s": self.cpu_s, "test_loss": self.test_loss,
+                "measured_on": "all the held-out text, as the metric test_loss",
+                "cpu_s_counts": "training only (time.process_time), not the curve's evaluations"}
+
+
+def train(settings, max_steps=None, progress=True):
+    """Train by the recipe; return ``(model, losses, measured)``: see ``fit_byte_model``."""
     seed_everything(settings["seed"])
+    return fit_byte_model(build_model(settings), settings, max_steps, progress)
+
+
+def fit_byte_model(model, settings, max_steps=None, progress=True):
+    """Train ``model`` on the training bytes; return ``(model, losses, measured)``.
+
+    ``losses`` is the loss of every step, ``measured`` holds the held-out curve
+    (``HeldOutCurve.record``). AdamW with decay on the weight matrices only, and a one-cycle
+    learning rate. The char_lstm recipe trains its LSTM with this same function.
+    """
     train_bytes, _ = corpus_bytes()
-    model = build_model(settings)
     decayed = [p for p in model.parameters() if p.dim() >= 2]
     others = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decayed, "weight_decay": settings["weight_decay"]},
@@ -142,6 +203,7 @@ def train(settings, max_steps=None, progress=True):
                                                    total_steps=settings["steps"])
     batches = RandomWindows(train_bytes, settings["context"], settings["batch_size"], settings["steps"],
                             settings["seed"])
+    curve = HeldOutCurve(batches, model, curve_steps(settings["steps"], settings["curve_points"]), evaluate)
     losses = []
 
     def loss_fn(logits, targets):
@@ -150,14 +212,18 @@ def train(settings, max_steps=None, progress=True):
             losses.append(loss.item())
         return loss
 
-    trainer = Trainer(model, optimizer, loss_fn, device="cpu", scheduler=schedule, progress=progress)
-    trainer.fit(batches if max_steps is None else FirstBatches(batches, max_steps), epochs=1)
-    return model.eval(), losses
+    trainer = Trainer(model, optimizer, loss_fn, device="cpu", scheduler=schedule,
+                      grad_clip=settings.get("grad_clip"), progress=progress)
+    trainer.fit(curve if max_steps is None else FirstBatches(curve, max_steps), epochs=1)
+    return model.eval(), losses, {"held_out_curve": curve.record()}
 
 
 @torch.no_grad()
 def evaluate(model):
-    """Mean next-byte cross-entropy on the held-out text, cut into consecutive windows, in nats."""
+    """Mean next-byte cross-entropy on the held-out text, cut into consecutive windows, in nats.
+
+    The windows are ``model.context`` bytes long; any byte model with that attribute fits.
+    """
     _, test_bytes = corpus_bytes()
     model.eval()
     device = next(model.parameters()).device

@@ -2,8 +2,10 @@
 
 A recipe module holds one kind of model and how to train it: ``build_model(settings)``,
 ``train(settings, max_steps=None, progress=True)`` returning ``(model, losses)`` (the
-training loss of every step), ``evaluate(model)`` returning the metrics on the test split,
-``METRIC`` (the one CI re-measures), ``TOLERANCE`` (how far it may move) and, optionally,
+training loss of every step) or ``(model, losses, measured)`` (``measured``: a dict of what
+only the run itself can measure, e.g. a held-out learning curve, for the manifest),
+``evaluate(model)`` returning the metrics on the test split, ``METRIC`` (the one CI
+re-measures), ``TOLERANCE`` (how far it may move) and, optionally,
 ``extra_measurements(model)`` for more numbers in the manifest. Its settings dicts say the
 sizes: ``BOOK`` is the shipped model (a module may ship several, e.g. ``BOOK_2D``) and
 ``LIVE`` what a chapter trains itself in its time budget.
@@ -15,7 +17,7 @@ import json
 import pathlib
 from types import ModuleType
 
-from utils.models import char_gpt, dcgan, ddpm, fashion_base, fashion_classifier, vae
+from utils.models import char_gpt, char_lstm, dcgan, ddpm, fashion_base, fashion_classifier, vae
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,7 +40,9 @@ class BookRecipe:
         return self.module.build_model(self.settings)
 
     def train(self, max_steps=None, progress=True):
-        return self.module.train(self.settings, max_steps=max_steps, progress=progress)
+        """``(model, losses, measured)``; ``measured`` is ``{}`` for a recipe that measures nothing."""
+        model, losses, *measured = self.module.train(self.settings, max_steps=max_steps, progress=progress)
+        return model, losses, (measured[0] if measured else {})
 
     def evaluate(self, model):
         return self.module.evaluate(model)
@@ -53,6 +57,7 @@ RECIPES = {recipe.name: recipe for recipe in (
     BookRecipe("vae_2d", vae, vae.BOOK_2D),
     BookRecipe("vae_16d", vae, vae.BOOK_16D),
     BookRecipe("char_gpt", char_gpt, char_gpt.BOOK),
+    BookRecipe("char_lstm", char_lstm, char_lstm.BOOK),
     BookRecipe("ddpm", ddpm, ddpm.BOOK),
     BookRecipe("fashion_base", fashion_base, fashion_base.BOOK),
     BookRecipe("dcgan", dcgan, dcgan.BOOK),
