@@ -3,8 +3,9 @@
 The Python side is checked on a small stand-in VAE (a fixed linear decoder, so every decoded
 image is known), and once on the shipped 2-D VAE book model (the payload stays small). The
 JavaScript's pure functions run in Node when it is installed, and the widget is rendered in
-headless Chromium from a bare page at phone and desktop width: dragging on the map and walking
-the line between two test images change the decoded image.
+headless Chromium from a bare page at phone and desktop width: dragging on the map changes the
+decoded image, and tapping two thumbnails makes them the ends A and B of the line that the map,
+the strip and the slider use.
 """
 
 import json
@@ -77,9 +78,13 @@ def test_payload_holds_the_decoders_images(payload):
     assert (decoded - want).abs().max() <= 0.5 / 15 + 1e-6
     assert len(payload["scatter"]) == 40 and all(0 <= label < 10 for _, _, label in payload["scatter"])
     images, labels = _images()
-    assert [a["label"] for a in payload["anchors"]] == list(range(10))
-    mu = TinyVAE().encode(images[:10])[0]
-    assert torch.allclose(torch.tensor([a["z"] for a in payload["anchors"]]), mu, atol=1e-3)
+    picks = payload["picks"]  # the first 4 images of each class: labels 0..9 repeat every 10 images
+    assert [p["index"] for p in picks] == [c + 10 * k for c in range(10) for k in range(4)]
+    assert [p["label"] for p in picks] == [c for c in range(10) for _ in range(4)]
+    mu = TinyVAE().encode(images[[p["index"] for p in picks]])[0]
+    assert torch.allclose(torch.tensor([p["z"] for p in picks]), mu, atol=1e-3)
+    shipped = unpack_images(payload["pick_images"], len(picks))
+    assert (shipped - images[[p["index"] for p in picks], 0]).abs().max() <= 0.5 / 15 + 1e-6
     assert json.loads(json.dumps(payload)) == payload
 
 
@@ -138,6 +143,23 @@ def test_javascript_helpers(tmp_path):
     assert out["lerp"] == [0.5, -1]
 
 
+def _end_pixels(strip, cell, at):
+    """Grey levels 0..15 read back from the strip cell that starts at logical x = ``at``: image pixel
+    (r, c) is a square of (cell - 4) / 28 logical units, sampled at its centre."""
+    return strip.evaluate(
+        """(c, [cell, at]) => {
+          const ctx = c.getContext("2d"), step = (cell - 4) / 28, dpr = window.devicePixelRatio || 1;
+          const out = [];
+          for (let p = 0; p < 784; p += 1) {
+            const x = (at + (p % 28 + 0.5) * step) * dpr, y = ((Math.floor(p / 28) + 0.5) * step) * dpr;
+            out.push(Math.round(15 * (1 - ctx.getImageData(x, y, 1, 1).data[0] / 255)));
+          }
+          return out;
+        }""",
+        [cell, at],
+    )
+
+
 @pytest.mark.parametrize("width", [360, 1000])
 def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload, width):
     with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
@@ -155,14 +177,48 @@ def test_widget_renders_fits_and_responds_in_chromium(browser, tmp_path, payload
         z1, z2 = float(readout.get_attribute("data-z1")), float(readout.get_attribute("data-z2"))
         assert z1 == pytest.approx(0.7 * 3.0, abs=0.1) and z2 == pytest.approx(0.7 * 3.0, abs=0.1)
         assert picture.evaluate("c => c.toDataURL()") != before
-        root.locator("select[name=to]").select_option("5")
-        root.locator("input[name=t]").evaluate(
-            "el => { el.value = 1; el.dispatchEvent(new Event('input', {bubbles: true})); }"
-        )
-        assert float(readout.get_attribute("data-z1")) == pytest.approx(
-            payload["anchors"][5]["z"][0], abs=1e-3
-        )
-        assert float(readout.get_attribute("data-z2")) == pytest.approx(
-            payload["anchors"][5]["z"][1], abs=1e-3
-        )
+        thumbs = root.locator("button[data-pick]")
+        assert thumbs.count() == len(payload["picks"])
+        for thumb in thumbs.all():  # big enough to tap on a phone
+            size = thumb.bounding_box()
+            assert size["width"] >= 32 and size["height"] >= 32
+        watcher.assert_clean("latent explorer widget")
+
+
+@pytest.mark.parametrize("width", [375, 1000])
+def test_two_picked_test_images_are_the_ends_of_the_line(browser, tmp_path, payload, width):
+    picks = payload["picks"]
+    a, b = 13, 37  # a class-3 and a class-9 image of the 40 pickable ones
+    with widget_alone(browser, tmp_path, JS, payload, width) as (page, watcher):
+        root = page.locator(".dlb-latent")
+        thumbs = root.locator("button[data-pick]")
+        map_canvas = root.locator("canvas").first
+        map_before = map_canvas.evaluate("c => c.toDataURL()")
+        thumbs.nth(a).click()
+        thumbs.nth(b).click()  # the taps alternate: the first sets A, the next B
+        assert (root.get_attribute("data-a"), root.get_attribute("data-b")) == (str(a), str(b))
+        assert [thumbs.nth(i).get_attribute("data-end") for i in (a, b)] == ["A", "B"]
+        assert root.locator("button[name=end-A]").inner_text().strip() == "A: class 3"
+        assert root.locator("button[name=end-B]").inner_text().strip() == "B: class 9"
+        line = [float(v) for v in map_canvas.get_attribute("data-line").split()]
+        assert line == pytest.approx(picks[a]["z"] + picks[b]["z"], abs=1e-9)
+        assert map_canvas.evaluate("c => c.toDataURL()") != map_before  # the line moved on the map
+        readout = root.locator(".readout")
+        middle = [(p + q) / 2 for p, q in zip(picks[a]["z"], picks[b]["z"])]
+        for t, want in ((0, picks[a]["z"]), (1, picks[b]["z"]), (0.5, middle)):
+            root.locator("input[name=t]").evaluate(
+                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", t
+            )
+            z = [float(readout.get_attribute("data-z1")), float(readout.get_attribute("data-z2"))]
+            assert z == pytest.approx(want, abs=1e-3)
+        # the strip's two ends are the picked test images themselves (4-bit grey levels)
+        images = unpack_images(payload["pick_images"], len(picks))
+        strip = root.locator("canvas[aria-label^='decoded images along']")
+        for at, end in ((0, a), (9 * 60, b)):
+            shown = torch.tensor(_end_pixels(strip, 60, at), dtype=torch.float32).reshape(28, 28) / 15
+            assert (shown - images[end]).abs().max() <= 1.5 / 15
+        # tapping the A box makes A the end that the next tap moves
+        root.locator("button[name=end-A]").click()
+        thumbs.nth(0).click()
+        assert (root.get_attribute("data-a"), root.get_attribute("data-b")) == ("0", str(b))
         watcher.assert_clean("latent explorer widget")

@@ -1,8 +1,8 @@
 // Latent-space explorer: a VAE's 2-D latent plane. The left panel is the map (test images at
 // their codes, coloured by class); drag the point and the right panel shows the decoder's image
-// there. Below, pick two test images and walk the straight line between their codes. The decoded
-// images were computed in Python on a regular grid (latent_explorer.py); between grid points the
-// four nearest are blended bilinearly.
+// there. Below, tap two of a few dozen test images (A and B) and walk the straight line between
+// their codes. The decoded images were computed in Python on a regular grid (latent_explorer.py);
+// between grid points the four nearest are blended bilinearly.
 
 const { PALETTE, el, styled, scalableCanvas, mount } = bookUI; // the shared prelude (prelude.js)
 const MAP = 320; // logical size of the map canvas
@@ -74,15 +74,39 @@ function drawImage(ctx, pixels, side, x, y, size) {
   }
 }
 
+/** Grey levels 0..15 -> an ImageData-sized RGBA array, dark garment on white like drawImage. */
+function thumbnailPixels(levels) {
+  const rgba = new Uint8ClampedArray(levels.length * 4);
+  levels.forEach((v, p) => {
+    const g = Math.round(255 * (1 - v / 15));
+    rgba.set([g, g, g, 255], 4 * p);
+  });
+  return rgba;
+}
+
 function render({ model, el: host }) {
   const data = model.get("data");
-  const { grid, extent, side } = data;
+  const { grid, extent, side, picks } = data;
   const images = unpackImages(data.decoded, grid * grid, side);
-  const anchorImages = unpackImages(data.anchor_images, data.anchors.length, side);
-  const state = { z: [0, 0], from: 0, to: Math.min(1, data.anchors.length - 1), t: 0, onPath: false };
-  const root = mount(host, "dlb-latent", `.dlb-latent { max-width: 760px; }
+  const pickImages = unpackImages(data.pick_images, picks.length, side);
+  const other = picks.findIndex((p) => p.label !== picks[0].label);
+  const state = { z: [0, 0], ends: [0, Math.max(0, other)], slot: 0, t: 0, onPath: false };
+  // thumbnails: 8 a row (two classes) on a phone, 20 (five classes) where there is room
+  const root = mount(host, "dlb-latent", `.dlb-latent { max-width: 760px; container-type: inline-size; }
 .dlb-latent .readout { font-variant-numeric: tabular-nums; }
-.dlb-latent label { display: inline-flex; gap: 6px; align-items: center; }`);
+.dlb-latent .picks { display: grid; grid-template-columns: repeat(8, 1fr); gap: 3px; margin: 6px 0; }
+@container (min-width: 700px) { .dlb-latent .picks { grid-template-columns: repeat(20, 1fr); } }
+.dlb-latent .picks button, .dlb-latent .ends button { position: relative; padding: 0; background: #fff;
+  border: 1px solid ${PALETTE.frame}; border-radius: 3px; line-height: 0; }
+.dlb-latent .picks button { min-height: 36px; border-bottom-width: 4px; }
+.dlb-latent .picks canvas, .dlb-latent .ends canvas { width: 100%; image-rendering: pixelated; }
+.dlb-latent .picks button[data-end] { outline: 2px solid ${PALETTE.ink}; outline-offset: -1px; }
+.dlb-latent .picks button[data-end]::after { content: attr(data-end); position: absolute; top: 1px; left: 2px;
+  font: 700 11px/1 system-ui, sans-serif; color: #fff; background: ${PALETTE.ink}; padding: 1px 2px; }
+.dlb-latent .ends { display: flex; gap: 10px; align-items: stretch; margin-top: 6px; }
+.dlb-latent .ends button { width: 72px; line-height: 1.2; font-size: 11px; }
+.dlb-latent .ends button[aria-pressed=true] { border: 2px solid ${PALETTE.red}; }
+.dlb-latent .ends .hint { flex: 1; font-size: 12px; color: ${PALETTE.muted}; align-self: center; }`);
 
   const map = scalableCanvas(MAP, MAP, "latent plane: test images at their codes, coloured by class");
   map.canvas.style.touchAction = "none";
@@ -100,27 +124,41 @@ function render({ model, el: host }) {
   const right = el("div", {}, styled("div", { fontWeight: "600" }, "decoded image"), picture.canvas, readout);
   root.append(el("div", { className: "bw-panels" }, left, right));
 
-  // interpolation between two test images
-  const options = () => data.anchors.map((a, i) => el("option", { value: String(i), textContent: `${data.classes[a.label]} (test image)` }));
-  const fromSelect = el("select", { name: "from" }, ...options());
-  const toSelect = el("select", { name: "to" }, ...options());
-  fromSelect.value = String(state.from);
-  toSelect.value = String(state.to);
+  // interpolation between two test images: A and B, chosen from the thumbnails
+  const tinyCanvas = (levels) => {
+    const canvas = el("canvas", { width: side, height: side });
+    canvas.getContext("2d").putImageData(new ImageData(thumbnailPixels(levels), side, side), 0, 0);
+    return canvas;
+  };
+  const endButtons = ["A", "B"].map((name, k) => {
+    const button = el("button", { type: "button", name: `end-${name}` });
+    button.addEventListener("click", () => { state.slot = k; drawEnds(); });
+    return button;
+  });
+  const hint = el("div", { className: "hint" });
+  const thumbs = picks.map((p, i) => {
+    const name = `${data.classes[p.label]}, test image ${p.index}`;
+    const button = el("button", { type: "button", title: name }, tinyCanvas(pickImages[i]));
+    button.setAttribute("aria-label", name);
+    button.dataset.pick = String(i);
+    button.style.borderBottomColor = PALETTE.cycle[p.label % 10];
+    button.addEventListener("click", () => choose(i));
+    return button;
+  });
   const slider = el("input", { type: "range", name: "t", min: "0", max: "1", step: "0.01", value: "0" });
   slider.style.flex = "1";
   const strip = scalableCanvas(STRIP_STEPS * 60 + 2 * 60, 60, "decoded images along the line between the two codes");
-  const row = el("div", { className: "bw-row" },
-    el("label", {}, "from", fromSelect), el("label", {}, "to", toSelect));
-  const sliderRow = el("div", { className: "bw-row" }, el("span", { textContent: "walk the line:" }), slider);
+  const sliderRow = el("div", { className: "bw-row" }, el("span", { textContent: "walk the line A \u2192 B:" }), slider);
   const note = styled("div", { fontSize: "12px", color: PALETTE.muted, marginTop: "4px" },
-    `Drag on the map to decode any point of [\u2212${extent}, ${extent}]\u00b2. The strip shows the two test images ` +
-    `(ends) and ${STRIP_STEPS} decodings along the straight line between their codes. Images between the ` +
-    `${grid} \u00d7 ${grid} decoded grid points are blended from the four nearest.`);
-  root.append(row, sliderRow, strip.canvas, note);
+    `Drag on the map to decode any point of [\u2212${extent}, ${extent}]\u00b2. The strip shows test images A and B ` +
+    `(ends) and ${STRIP_STEPS} decodings along the straight line between their codes (dashed on the map). ` +
+    `Images between the ${grid} \u00d7 ${grid} decoded grid points are blended from the four nearest.`);
+  root.append(el("div", { className: "ends" }, ...endButtons, hint),
+    el("div", { className: "picks" }, ...thumbs), sliderRow, strip.canvas, note);
 
   const toCanvas = (z) => [((z[0] + extent) / (2 * extent)) * MAP, ((extent - z[1]) / (2 * extent)) * MAP];
   const toLatent = ([x, y]) => [(x / MAP) * 2 * extent - extent, extent - (y / MAP) * 2 * extent];
-  const anchorZ = (i) => data.anchors[i].z;
+  const endZ = (k) => picks[state.ends[k]].z;
 
   function drawMap() {
     const { ctx } = map;
@@ -141,15 +179,17 @@ function render({ model, el: host }) {
       ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
     }
     ctx.globalAlpha = 1;
-    const [ax, ay] = toCanvas(anchorZ(state.from));
-    const [bx, by] = toCanvas(anchorZ(state.to));
+    const [a, b] = [toCanvas(endZ(0)), toCanvas(endZ(1))];
     ctx.strokeStyle = PALETTE.ink; ctx.setLineDash([4, 3]);
-    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+    ctx.beginPath(); ctx.moveTo(...a); ctx.lineTo(...b); ctx.stroke();
     ctx.setLineDash([]);
-    for (const [x, y] of [[ax, ay], [bx, by]]) {
+    ctx.font = "700 11px system-ui, sans-serif";
+    [a, b].forEach(([x, y], k) => {
       ctx.fillStyle = "#fff"; ctx.strokeStyle = PALETTE.ink;
       ctx.beginPath(); ctx.arc(x, y, 4, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
-    }
+      ctx.fillStyle = PALETTE.ink;
+      ctx.fillText("AB"[k], x + 6, y - 5);
+    });
     const [px, py] = toCanvas(state.z);
     ctx.strokeStyle = PALETTE.red; ctx.lineWidth = 2;
     ctx.beginPath(); ctx.arc(px, py, 7, 0, 2 * Math.PI); ctx.stroke();
@@ -157,6 +197,7 @@ function render({ model, el: host }) {
     ctx.fillStyle = PALETTE.muted; ctx.font = "11px system-ui, sans-serif";
     ctx.fillText("z\u2081 \u2192", MAP - 34, MAP - 6);
     ctx.fillText("z\u2082 \u2191", 4, 12);
+    map.canvas.dataset.line = [...endZ(0), ...endZ(1)].join(" "); // for the tests
   }
 
   function drawPicture() {
@@ -168,19 +209,37 @@ function render({ model, el: host }) {
     const { ctx } = strip;
     strip.begin();
     const cell = 60;
-    drawImage(ctx, Array.from(anchorImages[state.from], (v) => v / 15), side, 0, 0, cell - 4);
+    const original = (k) => Array.from(pickImages[state.ends[k]], (v) => v / 15);
+    drawImage(ctx, original(0), side, 0, 0, cell - 4);
     for (let k = 0; k < STRIP_STEPS; k += 1) {
-      const z = lerp(anchorZ(state.from), anchorZ(state.to), k / (STRIP_STEPS - 1));
+      const z = lerp(endZ(0), endZ(1), k / (STRIP_STEPS - 1));
       drawImage(ctx, decodeAt(z, images, grid, extent), side, (k + 1) * cell, 0, cell - 4);
     }
-    drawImage(ctx, Array.from(anchorImages[state.to], (v) => v / 15), side, (STRIP_STEPS + 1) * cell, 0, cell - 4);
+    drawImage(ctx, original(1), side, (STRIP_STEPS + 1) * cell, 0, cell - 4);
+  }
+
+  function drawEnds() {
+    endButtons.forEach((button, k) => {
+      const p = picks[state.ends[k]];
+      button.replaceChildren(tinyCanvas(pickImages[state.ends[k]]), `${"AB"[k]}: ${data.classes[p.label]}`);
+      button.setAttribute("aria-pressed", String(state.slot === k));
+      button.setAttribute("aria-label", `${"AB"[k]}: ${data.classes[p.label]}, test image ${p.index}`);
+    });
+    thumbs.forEach((button, i) => {
+      const end = ["A", "B"].filter((_, k) => state.ends[k] === i).join("");
+      if (end) button.dataset.end = end;
+      else delete button.dataset.end;
+    });
+    hint.textContent = `Tap a test image below to make it ${"AB"[state.slot]} (or tap A or B to choose which end moves).`;
+    root.dataset.a = String(state.ends[0]);
+    root.dataset.b = String(state.ends[1]);
   }
 
   function draw() {
     drawMap();
     drawPicture();
     const [z1, z2] = state.z;
-    readout.textContent = `z = (${z1.toFixed(2)}, ${z2.toFixed(2)})` + (state.onPath ? `, t = ${state.t.toFixed(2)} of the way` : "");
+    readout.textContent = `z = (${z1.toFixed(2)}, ${z2.toFixed(2)})` + (state.onPath ? `, t = ${state.t.toFixed(2)} of the way from A to B` : "");
     readout.dataset.z1 = z1.toFixed(4);
     readout.dataset.z2 = z2.toFixed(4);
   }
@@ -198,14 +257,21 @@ function render({ model, el: host }) {
 
   function followPath() {
     state.t = Number(slider.value);
-    state.z = lerp(anchorZ(state.from), anchorZ(state.to), state.t);
+    state.z = lerp(endZ(0), endZ(1), state.t);
     state.onPath = true;
     draw();
   }
   slider.addEventListener("input", followPath);
-  for (const [select, field] of [[fromSelect, "from"], [toSelect, "to"]]) {
-    select.addEventListener("change", () => { state[field] = Number(select.value); drawStrip(); followPath(); });
+
+  /** Tapping a thumbnail makes it the end being chosen; the next tap then chooses the other end. */
+  function choose(i) {
+    state.ends[state.slot] = i;
+    state.slot = 1 - state.slot;
+    drawEnds();
+    drawStrip();
+    followPath();
   }
+  drawEnds();
   drawStrip();
   followPath();
 }

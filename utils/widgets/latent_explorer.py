@@ -2,11 +2,12 @@
 
 Python decodes a regular grid of latent points once (the decoder is the real one: the
 chapter passes the 2-D VAE book model) and encodes a few hundred test images to their
-latent means, coloured by class, and one anchor image per class. ``latent_explorer.js``
-lets the reader drag a point over the plane and shows the decoded image there, and walks
-the straight line between two chosen anchors. Between grid points the widget blends the
-four nearest decoded images (bilinearly): with a fine grid that is close to decoding the
-point itself, and the payload stays small.
+latent means, coloured by class, and a few test images per class that the reader can pick.
+``latent_explorer.js`` lets the reader drag a point over the plane and shows the decoded
+image there; the reader taps two of the pickable images (A and B) and walks the straight
+line between their latent means. Between grid points the widget blends the four nearest
+decoded images (bilinearly): with a fine grid that is close to decoding the point itself,
+and the payload stays small.
 
 Images travel as 4-bit grey levels (16 shades, two pixels a byte), base64-encoded.
 
@@ -58,50 +59,52 @@ def grid_latents(size, extent):
 
 
 @torch.no_grad()
-def latent_explorer_data(model, images, labels, class_names, *, grid=15, extent=3.0, scatter=600, seed=0):
+def latent_explorer_data(
+    model, images, labels, class_names, *, grid=15, extent=3.0, scatter=600, per_class=4, seed=0
+):
     """The JSON payload of :class:`LatentExplorer` for a VAE with a 2-D latent.
 
     ``model`` needs ``encode(x) -> (mu, log_var)`` and ``decode(z) -> pixel logits``;
     ``images`` [N, 1, 28, 28] in [0, 1] and ``labels`` [N] are test images. The scatter
-    shows the latent means of ``scatter`` of them (drawn with ``seed``); the anchors are
-    the first image of each class.
+    shows the latent means of ``scatter`` of them (drawn with ``seed``); the reader can pick
+    the first ``per_class`` images of each class, sent with their index, label and latent mean.
     """
     model.eval()
     device = next(model.parameters()).device
     mu, _ = model.encode(images[:1].to(device))
     if mu.shape[1] != 2:
         raise ValueError(f"the latent explorer needs a 2-D latent; this model's has {mu.shape[1]} dimensions")
-    images, labels = torch.as_tensor(images), torch.as_tensor(labels)
+    images, labels = torch.as_tensor(images), torch.as_tensor(labels).cpu()
     decoded = torch.sigmoid(model.decode(grid_latents(grid, extent).to(device))).cpu()
     picked = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:scatter]
     means = model.encode(images[picked].to(device))[0].cpu()
-    anchors = [int((labels == c).nonzero()[0]) for c in range(len(class_names)) if (labels == c).any()]
-    anchor_means = model.encode(images[anchors].to(device))[0].cpu()
+    picks = [int(i) for c in range(len(class_names)) for i in (labels == c).nonzero().flatten()[:per_class]]
+    pick_means = model.encode(images[picks].to(device))[0].cpu()
     return {
         "grid": grid,
         "extent": float(extent),
         "side": 28,
         "decoded": pack_images(decoded),
         "classes": list(class_names),
-        "scatter": [
-            [round(float(a), 3), round(float(b), 3), int(labels[i])] for (a, b), i in zip(means, picked)
+        "scatter": [  # two decimals: a hundredth of a unit is half a pixel of the map
+            [round(float(a), 2), round(float(b), 2), int(labels[i])] for (a, b), i in zip(means, picked)
         ],
-        "anchors": [
-            {"label": int(labels[i]), "z": [round(float(a), 3), round(float(b), 3)]}
-            for i, (a, b) in zip(anchors, anchor_means)
+        "picks": [
+            {"index": i, "label": int(labels[i]), "z": [round(float(a), 3), round(float(b), 3)]}
+            for i, (a, b) in zip(picks, pick_means)
         ],
-        "anchor_images": pack_images(images[anchors]),
+        "pick_images": pack_images(images[picks]),
     }
 
 
 class LatentExplorer(BookWidget):
     """Drag a point over a 2-D latent plane and see the decoder's image; interpolate between
-    two test images. ``data`` comes from :func:`latent_explorer_data`."""
+    two test images picked from thumbnails. ``data`` comes from :func:`latent_explorer_data`."""
 
     _esm = pathlib.Path(__file__).with_name("latent_explorer.js")
 
     def __init__(self, data, **kwargs):
-        missing = {"grid", "extent", "decoded", "classes", "scatter", "anchors", "anchor_images"} - set(data)
+        missing = {"grid", "extent", "decoded", "classes", "scatter", "picks", "pick_images"} - set(data)
         if missing:
             raise ValueError(f"not a latent_explorer_data payload: missing {sorted(missing)}")
         super().__init__(data, **kwargs)
