@@ -77,21 +77,23 @@ def modes_covered(samples, centres=None, std=MODE_STD, min_share=0.25):
     return int((counts >= min_share * expected).sum()), float(inside.float().mean())
 
 
-def _mlp(sizes, spectral=False):
+def _mlp(sizes):
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        linear = nn.Linear(n_in, n_out)
-        layers.append(nn.utils.parametrizations.spectral_norm(linear) if spectral else linear)
+        layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.LeakyReLU(0.2))
     return nn.Sequential(*layers)
 
 
-def toy_models(loss, seed=0):
-    """A fresh generator (noise [n, NOISE_DIM] -> points [n, 2]) and discriminator (points -> logits)."""
+def toy_models(seed=0):
+    """A fresh generator (noise [n, NOISE_DIM] -> points [n, 2]) and discriminator (points -> logits).
+
+    Plain layers for every loss: :func:`train_toy_gan` adds spectral normalisation where asked.
+    """
     torch.manual_seed(seed)
     generator = _mlp([NOISE_DIM, HIDDEN, HIDDEN, 2])
-    discriminator = _mlp([2, HIDDEN, HIDDEN, 1], spectral=(loss == "spectral-norm"))
+    discriminator = _mlp([2, HIDDEN, HIDDEN, 1])
     return generator, discriminator
 
 
@@ -209,7 +211,7 @@ def train_toy_gan(
         raise ValueError(f"unknown loss {loss!r}; choose from {LOSSES}")
     if critic_steps is None:
         critic_steps = CRITIC_STEPS if loss == "wgan-gp" else 1
-    pairs = [toy_models("non-saturating", seed) for seed in seeds]  # plain layers; SN is added below
+    pairs = [toy_models(seed) for seed in seeds]
     generator = stack_mlps([g for g, _ in pairs])
     discriminator = stack_mlps([d for _, d in pairs], spectral=(loss == "spectral-norm"))
     copies = len(seeds)
