@@ -40,12 +40,14 @@ def test_schedules_follow_their_formulas():
 
 def test_add_noise_is_the_closed_form_per_image():
     ab = diffusion.alpha_bars(diffusion.linear_betas(1000))
-    x0, noise = torch.randn(3, 1, 4, 4), torch.randn(3, 1, 4, 4)
+    gen = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(3, 1, 4, 4, generator=gen), torch.randn(3, 1, 4, 4, generator=gen)
     t = torch.tensor([0, 500, 999])
     x_t = diffusion.add_noise(x0, t, noise, ab)
     for i in range(3):
         a = float(ab[t[i]])
-        assert torch.allclose(x_t[i], math.sqrt(a) * x0[i] + math.sqrt(1 - a) * noise[i], atol=1e-6)
+        # float32 against Python floats: rounding of terms up to ~4 in size, far below any wrong formula
+        assert torch.allclose(x_t[i], math.sqrt(a) * x0[i] + math.sqrt(1 - a) * noise[i], atol=1e-5)
 
 
 def test_sampling_steps_run_from_the_last_to_the_first():
