@@ -74,16 +74,6 @@ function drawImage(ctx, pixels, side, x, y, size) {
   }
 }
 
-/** Grey levels 0..15 -> an ImageData-sized RGBA array, dark garment on white like drawImage. */
-function thumbnailPixels(levels) {
-  const rgba = new Uint8ClampedArray(levels.length * 4);
-  levels.forEach((v, p) => {
-    const g = Math.round(255 * (1 - v / 15));
-    rgba.set([g, g, g, 255], 4 * p);
-  });
-  return rgba;
-}
-
 function render({ model, el: host }) {
   const data = model.get("data");
   const { grid, extent, side, picks } = data;
@@ -127,7 +117,7 @@ function render({ model, el: host }) {
   // interpolation between two test images: A and B, chosen from the thumbnails
   const tinyCanvas = (levels) => {
     const canvas = el("canvas", { width: side, height: side });
-    canvas.getContext("2d").putImageData(new ImageData(thumbnailPixels(levels), side, side), 0, 0);
+    drawImage(canvas.getContext("2d"), Array.from(levels, (v) => v / 15), side, 0, 0, side);
     return canvas;
   };
   const endButtons = ["A", "B"].map((name, k) => {
