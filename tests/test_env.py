@@ -1,6 +1,7 @@
 """utils.env: scale presets, seeding and device choice."""
 
 import random
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from utils.env import (
     seed_everything,
     setup,
     torch_threads,
+    training_clock,
 )
 
 
@@ -35,6 +37,32 @@ def test_scale_follows_the_device_without_override(monkeypatch):
     assert current_scale("cpu") == "cpu"
     assert current_scale("cuda") == "gpu"  # a device object needs no GPU to exist
     assert by_scale(cpu="small", gpu="large", scale="gpu") == "large"
+
+
+def test_training_clock_counts_cpu_time_on_the_cpu():
+    read, unit = training_clock("cpu")
+    assert unit == "CPU seconds"
+    started, wall = read(), time.perf_counter()
+    time.sleep(0.2)  # sleeping uses no CPU time
+    assert read() - started < 0.1 < time.perf_counter() - wall
+
+
+@pytest.mark.parametrize("device_type", ["cuda", "mps"])
+def test_training_clock_waits_for_the_gpu_before_reading_the_wall_clock(monkeypatch, device_type):
+    waited = []
+    module = torch.cuda if device_type == "cuda" else torch.mps
+    monkeypatch.setattr(module, "synchronize", lambda *args: waited.append(time.perf_counter()))
+    read, unit = training_clock(device_type)  # a device object needs no GPU to exist
+    assert unit == "GPU seconds" and waited == []
+    started = read()
+    time.sleep(0.2)  # wall time passes, as it does while the GPU works
+    assert len(waited) == 1 and waited[0] <= started
+    assert read() - started >= 0.2 and len(waited) == 2
+
+
+def test_training_clock_refuses_a_device_it_cannot_wait_for():
+    with pytest.raises(ValueError, match="meta"):
+        training_clock("meta")
 
 
 def _draws():

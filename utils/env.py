@@ -10,6 +10,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import torch
@@ -54,6 +55,27 @@ def torch_threads(n):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def training_clock(device):
+    """How to time training on ``device``: ``(read, unit)``, where ``read()`` gives seconds.
+
+    On the CPU it is this process's CPU time, so other jobs sharing the machine do not count.
+    On a GPU the work runs asynchronously and is not CPU time of this process, so the clock is
+    the wall clock, read after waiting for the GPU to finish what it was given.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        return time.process_time, "CPU seconds"
+    if device.type not in ("cuda", "mps"):
+        raise ValueError(f"no training clock for device type {device.type!r}")
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else torch.mps.synchronize
+
+    def read():
+        synchronize()
+        return time.perf_counter()
+
+    return read, "GPU seconds"
 
 
 def current_scale(device=None):
